@@ -1,0 +1,125 @@
+"""Test fixtures: a database of our own per run (migrated with Alembic), emptied between tests.
+
+`DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
+dropped at the end; unset -> a SQLite file in a temporary directory. `REDIS_URL` -> that Redis (tests
+marked `redis` flush its database); unset -> those tests fail loudly rather than skip silently, unless
+`LAKU_ALLOW_NO_REDIS=1`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import db as core_db
+from core.clock import now
+from core.models import Base
+from core.settings import PROJECT_ROOT, Settings
+
+BASE_DATABASE_URL = Settings.from_env().database_url if os.environ.get("DATABASE_URL") else None
+
+
+def _alembic_upgrade(url: str) -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["skip_logging"] = True
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if BASE_DATABASE_URL and BASE_DATABASE_URL.startswith("postgresql"):
+        base = make_url(BASE_DATABASE_URL)
+        name = f"laku_test_{secrets.token_hex(4)}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = base.set(database=name).render_as_string(hide_password=False)
+        _alembic_upgrade(url)
+        yield url
+        core_db.engine_for(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'laku-test.db'}"
+        _alembic_upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def requires_postgres(is_postgres):
+    """Correctness under concurrency is only claimed (and tested) on PostgreSQL; CI runs these."""
+    if not is_postgres:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run with DATABASE_URL pointing at PostgreSQL")
+        pytest.skip("needs DATABASE_URL=postgresql+psycopg://... (CI sets it)")
+
+
+def _empty_all_tables(url: str) -> None:
+    engine = core_db.engine_for(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    """Settings for one test: its database, console transport, an admin token, no Twilio signature."""
+    _empty_all_tables(database_url)
+    return Settings(
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        admin_token="test-admin-token",
+    )
+
+
+@pytest.fixture
+def db_factory(settings) -> sessionmaker[Session]:
+    return core_db.session_factory(settings.database_url)
+
+
+@pytest.fixture
+def db(db_factory) -> Iterator[Session]:
+    with db_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def redis_conn(settings):
+    """A real Redis (CI: 127.0.0.1:6379), flushed before the test."""
+    from redis import Redis
+
+    connection = Redis.from_url(settings.effective_redis_url)
+    try:
+        connection.ping()
+    except Exception as error:  # noqa: BLE001
+        if os.environ.get("LAKU_ALLOW_NO_REDIS"):
+            pytest.skip(f"no Redis at {settings.effective_redis_url}: {error}")
+        raise
+    connection.flushdb()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def in_an_hour():
+    return now() + timedelta(hours=1)
