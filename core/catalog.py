@@ -19,8 +19,8 @@ from core.errors import Conflict, DomainError, NotFound
 from core.models import (
     AllocationPolicyName,
     Factory,
-    GroupSession,
     GrosirVariantAllocation,
+    GroupSession,
     Product,
     SessionStatus,
     Variant,
@@ -39,7 +39,9 @@ class VariantSpec:
     units_per_lot: int | None = None
 
 
-def create_factory(db: Session, *, name: str, phone: str, address: str | None = None, region: str = "ID") -> Factory:
+def create_factory(
+    db: Session, *, name: str, phone: str, address: str | None = None, region: str = "ID"
+) -> Factory:
     name = (name or "").strip()
     if not name:
         raise DomainError("name", "must not be empty")
@@ -86,7 +88,9 @@ def create_product(
     sizes = [v.size.strip().upper() for v in variants]
     for index, size in enumerate(sizes):
         if not SIZE_PATTERN.match(size):
-            raise DomainError(f"variants[{index}].size", f"{variants[index].size!r} is not a valid size label")
+            raise DomainError(
+                f"variants[{index}].size", f"{variants[index].size!r} is not a valid size label"
+            )
     if len(set(sizes)) != len(sizes):
         raise DomainError("variants", "size labels must be unique")
     skus = [sku, *(v.sku for v in variants)]
@@ -132,7 +136,11 @@ def create_product(
         db.add(variant)
         db.flush()
         if spec.units_per_lot is not None:
-            db.add(GrosirVariantAllocation(product_id=product.id, variant_id=variant.id, units_per_lot=spec.units_per_lot))
+            db.add(
+                GrosirVariantAllocation(
+                    product_id=product.id, variant_id=variant.id, units_per_lot=spec.units_per_lot
+                )
+            )
         db.add(WarehouseInventory(product_id=product.id, variant_id=variant.id, on_hand=0, reserved=0))
     db.flush()
     return product
@@ -196,7 +204,9 @@ def set_inventory(db: Session, *, variant_sku: str, on_hand: int) -> WarehouseIn
         raise NotFound("sku", f"no variant with SKU {variant_sku}")
     if on_hand < 0:
         raise DomainError("on_hand", "must be zero or more")
-    row = db.scalar(select(WarehouseInventory).where(WarehouseInventory.variant_id == variant.id).with_for_update())
+    row = db.scalar(
+        select(WarehouseInventory).where(WarehouseInventory.variant_id == variant.id).with_for_update()
+    )
     if row is None:
         row = WarehouseInventory(product_id=variant.product_id, variant_id=variant.id, on_hand=0, reserved=0)
         db.add(row)

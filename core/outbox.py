@@ -45,7 +45,9 @@ def enqueue(
             kind=kind,
             body=body,
             content_sid=content_sid,
-            content_variables=json.dumps(content_variables, ensure_ascii=False) if content_variables else None,
+            content_variables=json.dumps(content_variables, ensure_ascii=False)
+            if content_variables
+            else None,
             status=OutboundStatus.QUEUED,
             attempts=0,
             session_id=session_id,

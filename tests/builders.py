@@ -54,7 +54,9 @@ def product(
     )
 
 
-def session(db: Session, product_id: int, *, code: str = "GB1", target_moq: int = 24, hours: float = 1) -> GroupSession:
+def session(
+    db: Session, product_id: int, *, code: str = "GB1", target_moq: int = 24, hours: float = 1
+) -> GroupSession:
     return catalog.create_session(
         db, product_id=product_id, target_moq=target_moq, ends_at=now() + timedelta(hours=hours), code=code
     )

@@ -6,14 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.allocation import (
+    CatchUp,
+    WaitingRequest,
     admit_waiting,
     availability,
     catch_up_needed,
     lots_needed,
     rescue_at_close,
     size_availability,
-    CatchUp,
-    WaitingRequest,
 )
 
 TWO = {"S": 4, "M": 4}
@@ -120,7 +120,9 @@ def test_rescue_admits_oldest_until_moq():
 def lot_following_demand(draw):
     """Joins that fill whole lots one after another, each lot's units in any order and grouping."""
     mix = draw(
-        st.dictionaries(st.sampled_from(["S", "M", "L", "XL", "XXL"]), st.integers(1, 6), min_size=1, max_size=5)
+        st.dictionaries(
+            st.sampled_from(["S", "M", "L", "XL", "XXL"]), st.integers(1, 6), min_size=1, max_size=5
+        )
     )
     lots = draw(st.integers(1, 6))
     joins = []

@@ -1,0 +1,238 @@
+"""`flask --app bot.app laku ...`: setup tasks and a terminal chat with the bot.
+
+The chat posts to the running server's real webhook (signed when `TWILIO_AUTH_TOKEN` is set), so what
+you type behaves exactly as a WhatsApp message would.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from xml.etree import ElementTree
+
+import click
+import requests
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from twilio.request_validator import RequestValidator
+
+from core import catalog
+from core.catalog import VariantSpec
+from core.clock import now
+from core.db import transaction
+from core.errors import DomainError
+from core.models import Factory
+from core.phones import InvalidPhone, normalise
+
+laku = AppGroup("laku", help="Laku Grosir setup and tools.")
+
+DEMO_FACTORY_PHONE = "+6281100000001"
+
+
+def _db():
+    return transaction(current_app.config["LAKU_DB"])
+
+
+def _fail(error: DomainError) -> None:
+    raise click.ClickException(f"{error.field}: {error.message}")
+
+
+def load_demo(db, days: int = 3) -> list[str]:
+    """A factory, a T-shirt (2 S + 5 M + 4 L + 1 XL) and a shirt (4 each), an open session for each."""
+    from sqlalchemy import select
+
+    if db.scalar(select(Factory).where(Factory.phone == DEMO_FACTORY_PHONE)):
+        return []
+    factory = catalog.create_factory(
+        db, name="Konveksi Maju Bandung", phone=DEMO_FACTORY_PHONE, address="Jl. Industri No. 8, Bandung"
+    )
+    tshirt = catalog.create_product(
+        db,
+        factory_id=factory.id,
+        name="Kaos Polos Cotton Combed 30s",
+        sku="KAOS30S",
+        price=45_000,
+        grosir_unit_size=12,
+        variants=[
+            VariantSpec("S", "KAOS30S-S", 2),
+            VariantSpec("M", "KAOS30S-M", 5),
+            VariantSpec("L", "KAOS30S-L", 4),
+            VariantSpec("XL", "KAOS30S-XL", 1),
+        ],
+    )
+    shirt = catalog.create_product(
+        db,
+        factory_id=factory.id,
+        name="Kemeja Flanel",
+        sku="FLANEL",
+        price=120_000,
+        grosir_unit_size=16,
+        variants=[VariantSpec(size, f"FLANEL-{size}", 4) for size in ("S", "M", "L", "XL")],
+    )
+    ends = now() + timedelta(days=days)
+    catalog.create_session(db, product_id=tshirt.id, target_moq=24, ends_at=ends, code="KAOS1")
+    catalog.create_session(db, product_id=shirt.id, target_moq=16, ends_at=ends, code="FLANEL1")
+    return ["KAOS1", "FLANEL1"]
+
+
+@laku.command("demo")
+@click.option("--days", default=3, show_default=True, help="How long the demo sessions stay open.")
+def demo(days: int) -> None:
+    """Load demo data (once; skipped when it is already there)."""
+    with _db() as db:
+        codes = load_demo(db, days)
+    click.echo(f"Demo sessions created: {', '.join(codes)}" if codes else "Demo data already loaded.")
+
+
+@laku.command("create-factory")
+@click.option("--name", required=True)
+@click.option("--phone", required=True, help="WhatsApp number, e.g. 0812... or +62812...")
+@click.option("--address")
+def create_factory(name: str, phone: str, address: str | None) -> None:
+    try:
+        with _db() as db:
+            factory = catalog.create_factory(
+                db,
+                name=name,
+                phone=phone,
+                address=address,
+                region=current_app.config["LAKU_SETTINGS"].default_country,
+            )
+            click.echo(f"factory {factory.id}: {factory.name} {factory.phone}")
+    except DomainError as error:
+        _fail(error)
+
+
+@laku.command("create-product")
+@click.argument("spec", type=click.File("r"))
+def create_product(spec) -> None:
+    """Create a product from a JSON file shaped like the admin API's POST /products body."""
+    from pydantic import ValidationError
+
+    from bot.admin_schemas import ProductIn
+
+    try:
+        data = ProductIn.model_validate(json.load(spec))
+    except (ValueError, ValidationError) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        with _db() as db:
+            product = catalog.create_product(
+                db,
+                factory_id=data.factory_id,
+                name=data.name,
+                sku=data.sku,
+                price=data.price,
+                grosir_unit_size=data.grosir_unit_size,
+                lead_lots=data.lead_lots,
+                allocation_policy=data.allocation_policy,
+                waitlist_enabled=data.waitlist_enabled,
+                variants=[VariantSpec(v.size, v.sku, v.units_per_lot) for v in data.variants],
+            )
+            click.echo(f"product {product.id}: {product.name} ({product.sku})")
+    except DomainError as error:
+        _fail(error)
+
+
+@laku.command("create-session")
+@click.option("--product-id", type=int, required=True)
+@click.option("--moq", type=int, required=True, help="Target MOQ in units.")
+@click.option("--hours", type=float, default=72, show_default=True)
+@click.option("--code")
+def create_session(product_id: int, moq: int, hours: float, code: str | None) -> None:
+    try:
+        with _db() as db:
+            session = catalog.create_session(
+                db, product_id=product_id, target_moq=moq, ends_at=now() + timedelta(hours=hours), code=code
+            )
+            click.echo(f"session {session.code} open until {session.ends_at.isoformat()}")
+    except DomainError as error:
+        _fail(error)
+
+
+@laku.command("set-stock")
+@click.argument("sku")
+@click.argument("on_hand", type=int)
+def set_stock(sku: str, on_hand: int) -> None:
+    """Set warehouse units on hand for one variant SKU."""
+    try:
+        with _db() as db:
+            row = catalog.set_inventory(db, variant_sku=sku, on_hand=on_hand)
+            click.echo(f"{sku}: on hand {row.on_hand}, reserved {row.reserved}")
+    except DomainError as error:
+        _fail(error)
+
+
+def _reply_text(twiml: str) -> str:
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        return twiml
+    messages = [m.findtext("Body") or (m.text or "") for m in root.iter("Message")]
+    return "\n".join(messages) if messages else "(no reply)"
+
+
+def send_chat_message(
+    url: str, phone: str, name: str, text: str, auth_token: str | None, signed_base: str | None
+):
+    """Post one message to the webhook the way Twilio does (form fields, optional signature)."""
+    form = {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "AccountSid": "AClocalchat",
+        "From": f"whatsapp:{phone}",
+        "To": "whatsapp:+14155238886",
+        "WaId": phone.lstrip("+"),
+        "ProfileName": name,
+        "Body": text,
+        "NumMedia": "0",
+    }
+    endpoint = url.rstrip("/") + "/webhooks/twilio/whatsapp"
+    headers = {}
+    if auth_token:
+        signed_url = (signed_base.rstrip("/") + "/webhooks/twilio/whatsapp") if signed_base else endpoint
+        headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(signed_url, form)
+    response = requests.post(endpoint, data=form, headers=headers, timeout=20)
+    return response.status_code, _reply_text(response.text)
+
+
+@laku.command("chat")
+@click.option("--phone", default="081234567890", show_default=True, help="Your pretend WhatsApp number.")
+@click.option("--name", default="Sari", show_default=True, help="Your WhatsApp profile name.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="The running bot.")
+@click.option("--message", "-m", multiple=True, help="Send these messages and exit (no prompt).")
+def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
+    """Chat with the running bot from this terminal, through its real webhook."""
+    settings = current_app.config["LAKU_SETTINGS"]
+    try:
+        e164 = normalise(phone, settings.default_country)
+    except InvalidPhone as error:
+        raise click.ClickException(str(error)) from None
+
+    def send(text: str) -> None:
+        try:
+            status, reply = send_chat_message(
+                url, e164, name, text, settings.twilio_auth_token, settings.public_base_url
+            )
+        except requests.RequestException as error:
+            raise click.ClickException(f"the bot at {url} is not answering ({error}); is `make run` running?")
+        click.echo(f"[{status}] bot> {reply}\n" if status != 200 else f"bot> {reply}\n")
+
+    if message:
+        for text in message:
+            click.echo(f"{e164}> {text}")
+            send(text)
+        return
+    click.echo(f"Chatting as {name} ({e164}) with {url}. Type MENU to start, Ctrl-D to quit.")
+    while True:
+        try:
+            text = input(f"{e164}> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if text.strip():
+            send(text)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(laku)

@@ -1,0 +1,117 @@
+"""Twilio webhooks: inbound WhatsApp messages and delivery status callbacks.
+
+With `TWILIO_AUTH_TOKEN` set, every request must carry a valid `X-Twilio-Signature`, computed on
+`PUBLIC_BASE_URL` + path when set (behind a proxy the URL Twilio signed is not the one Flask sees).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from core import conversation, outbox, texts
+from core.db import transaction
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("webhooks", __name__)
+
+
+def twiml(text: str | None, status: int = 200) -> Response:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return Response(str(response), status=status, mimetype="text/xml")
+
+
+def signed_url() -> str:
+    settings = current_app.config["LAKU_SETTINGS"]
+    if not settings.public_base_url:
+        return request.url
+    query = request.query_string.decode()
+    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def signature_ok() -> bool:
+    settings = current_app.config["LAKU_SETTINGS"]
+    if not settings.twilio_auth_token:
+        return True
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        return False
+    return RequestValidator(settings.twilio_auth_token).validate(signed_url(), request.form, signature)
+
+
+@blueprint.post("/webhooks/twilio/whatsapp")
+def inbound_whatsapp():
+    if not signature_ok():
+        log.warning("inbound webhook with a bad signature from %s", request.remote_addr)
+        return Response("invalid signature", status=403, mimetype="text/plain")
+    form = request.form
+    message_sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    sender = (form.get("From") or "").strip()
+    if not message_sid or not sender or len(message_sid) > 64:
+        return twiml(None, status=400)
+    inbound = conversation.Inbound(
+        message_sid=message_sid,
+        from_address=sender,
+        body=form.get("Body", ""),
+        profile_name=form.get("ProfileName"),
+        button_payload=form.get("ButtonPayload"),
+    )
+    factory = current_app.config["LAKU_DB"]
+    settings = current_app.config["LAKU_SETTINGS"]
+    new_ids: list[int] = []
+    reply = None
+    for _attempt in range(3):
+        try:
+            with transaction(factory) as db:
+                reply = conversation.handle(db, inbound, settings)
+                new_ids = outbox.new_message_ids(db)
+            break
+        except IntegrityError:
+            # Another request committed first: the same MessageSid (answer as it did), or the same new
+            # buyer writing twice at once (handle again, the buyer now exists).
+            with factory() as db:
+                reply = conversation.stored_reply(db, message_sid)
+            if reply is not None:
+                break
+        except DBAPIError as error:
+            log.error("inbound %s not processed, database error: %s", message_sid, error)
+            return twiml(texts.render("id", "busy"))
+    if reply is None:
+        log.error("inbound %s not processed after retries", message_sid)
+        return twiml(texts.render("id", "busy"))
+    if new_ids:
+        current_app.config["LAKU_DISPATCH"](new_ids)
+    return twiml(reply.text)
+
+
+@blueprint.post("/webhooks/twilio/status")
+def delivery_status():
+    if not signature_ok():
+        return Response("invalid signature", status=403, mimetype="text/plain")
+    message_sid = (request.form.get("MessageSid") or "").strip()
+    status = (request.form.get("MessageStatus") or "").strip().lower()
+    if not message_sid or not status:
+        return Response("MessageSid and MessageStatus are required", status=400, mimetype="text/plain")
+    from core.delivery import record_status
+
+    try:
+        with transaction(current_app.config["LAKU_DB"]) as db:
+            known = record_status(
+                db,
+                message_sid,
+                status,
+                request.form.get("ErrorCode"),
+                request.form.get("ErrorMessage"),
+            )
+    except DBAPIError as error:
+        log.error("status callback for %s not stored: %s", message_sid, error)
+        return Response("retry later", status=503, mimetype="text/plain")
+    if not known:
+        log.info("status callback for unknown message %s (%s)", message_sid, status)
+    return Response("", status=204)

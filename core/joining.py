@@ -1,0 +1,447 @@
+"""Joining, waiting and leaving a session: the cap check and the writes in one transaction.
+
+Concurrency: every change to a session's joins first locks the session row (`SELECT ... FOR UPDATE` on
+PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`, see `core.db`). Under that lock the
+per-size counters are read, the rule is applied, and the participant row, the counters and the waitlist
+admissions are written, so no interleaving of joins and leaves can oversell a size.
+
+Every refusal raises `Refusal` before anything is written; callers run these functions inside a
+savepoint and render the refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core import allocation, outbox, texts
+from core.allocation import CatchUp, SizeAvailability, WaitingRequest
+from core.catalog import product_allocations
+from core.clock import as_utc, now
+from core.models import (
+    Buyer,
+    GroupSession,
+    Participant,
+    ParticipantStatus,
+    Product,
+    SessionStatus,
+    SessionVariantCounter,
+    Variant,
+)
+
+MAX_QUANTITY = 100  # per request; larger asks are almost always typos (e.g. "IKUT GB1 M 1000")
+
+
+class Refusal(Exception):
+    """A request refused with a reason the buyer can read (`key` in the text catalogue)."""
+
+    def __init__(self, key: str, **fields):
+        super().__init__(key)
+        self.key = key
+        self.fields = fields
+
+
+@dataclass
+class SessionView:
+    """A session with its per-size state, as the buyer and the admin see it."""
+
+    session: GroupSession
+    product: Product
+    allocations: dict[str, int]
+    sizes: list[str]
+    ordered: dict[str, int]
+    waiting: dict[str, int]
+    states: dict[str, SizeAvailability]
+
+    def catch_up(self, size: str, quantity: int = 1) -> list[CatchUp] | None:
+        return allocation.catch_up_needed(
+            size,
+            quantity,
+            self.allocations,
+            self.ordered,
+            self.product.lead_lots,
+            self.product.allocation_policy,
+        )
+
+
+@dataclass
+class JoinResult:
+    status: str  # "joined" or "waiting"
+    participant: Participant
+    view: SessionView
+    moq_just_reached: bool = False
+    position: int | None = None  # place in line, for "waiting"
+    admitted: list[Participant] = field(default_factory=list)
+
+
+@dataclass
+class LeaveResult:
+    released_units: int
+    withdrawn_units: int
+    view: SessionView
+    admitted: list[Participant] = field(default_factory=list)
+
+
+def is_open(session: GroupSession, at: datetime) -> bool:
+    return session.status in SessionStatus.JOINABLE and as_utc(session.ends_at) > at >= as_utc(
+        session.starts_at
+    )
+
+
+def _lock_session(db: Session, code: str) -> GroupSession:
+    session = db.scalar(select(GroupSession).where(GroupSession.code == code.upper()).with_for_update())
+    if session is None:
+        raise Refusal("unknown_session", code=code.upper())
+    return session
+
+
+def load_view(db: Session, session: GroupSession) -> SessionView:
+    product = db.get(Product, session.product_id)
+    assert product is not None
+    by_id = {v.id: v.size for v in product.variants}
+    ordered = {size: 0 for size in by_id.values()}
+    waiting = {size: 0 for size in by_id.values()}
+    for counter in db.scalars(
+        select(SessionVariantCounter).where(SessionVariantCounter.session_id == session.id)
+    ):
+        ordered[by_id[counter.variant_id]] = counter.ordered_units
+        waiting[by_id[counter.variant_id]] = counter.waiting_units
+    allocations = product_allocations(product)
+    sizes = list(by_id.values())
+    states = allocation.availability(
+        allocations, ordered, product.lead_lots, product.allocation_policy, sizes=sizes
+    )
+    return SessionView(session, product, allocations, sizes, ordered, waiting, states)
+
+
+def _variant(view: SessionView, size: str) -> Variant:
+    wanted = size.strip().upper()
+    for variant in view.product.variants:
+        if variant.size == wanted:
+            return variant
+    raise Refusal("unknown_size", size=wanted, code=view.session.code, sizes=", ".join(view.sizes))
+
+
+def _bump_counter(db: Session, session_id: int, variant_id: int, ordered: int = 0, waiting: int = 0) -> None:
+    counter = db.get(SessionVariantCounter, (session_id, variant_id))
+    if counter is None:
+        db.add(
+            SessionVariantCounter(
+                session_id=session_id, variant_id=variant_id, ordered_units=ordered, waiting_units=waiting
+            )
+        )
+    else:
+        counter.ordered_units += ordered
+        counter.waiting_units += waiting
+    db.flush()
+
+
+def _check_quantity(quantity: int) -> None:
+    if quantity <= 0:
+        raise Refusal("quantity_not_positive")
+    if quantity > MAX_QUANTITY:
+        raise Refusal("quantity_too_large", maximum=MAX_QUANTITY)
+
+
+def _open_session(db: Session, code: str, at: datetime) -> tuple[GroupSession, SessionView]:
+    session = _lock_session(db, code)
+    if not is_open(session, at):
+        if session.status in SessionStatus.JOINABLE and as_utc(session.starts_at) > at:
+            raise Refusal("session_not_started", code=session.code)
+        raise Refusal("session_closed", code=session.code)
+    return session, load_view(db, session)
+
+
+def join(
+    db: Session,
+    *,
+    session_code: str,
+    buyer: Buyer,
+    size: str,
+    quantity: int = 1,
+    wait: bool = False,
+    at: datetime | None = None,
+) -> JoinResult:
+    """Join `quantity` units of `size`, or (waitlist on) wait for a locked size.
+
+    `wait=True` is the buyer's explicit `ANTRE`: wait for the whole request even if part of it is free.
+    """
+    at = at or now()
+    _check_quantity(quantity)
+    session, view = _open_session(db, session_code, at)
+    variant = _variant(view, size)
+    state = view.states[variant.size]
+    product = view.product
+
+    if state.accepts(quantity):
+        participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
+        view.ordered[variant.size] += quantity
+        moq_just_reached = _after_confirmed_change(db, session, at)
+        admitted = _admit_waiting(db, session, view, at)
+        return JoinResult("joined", participant, load_view(db, session), moq_just_reached, admitted=admitted)
+
+    waitlist_possible = product.waitlist_enabled and bool(view.allocations)
+    if waitlist_possible and (wait or state.locked):
+        catch_up = view.catch_up(variant.size, quantity)
+        if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
+            raise Refusal("size_full_for_good", size=variant.size, code=session.code)
+        participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.WAITING, at)
+        position = db.scalar(
+            select(func.count(Participant.id)).where(
+                Participant.session_id == session.id,
+                Participant.variant_id == variant.id,
+                Participant.status == ParticipantStatus.WAITING,
+                Participant.id <= participant.id,
+            )
+        )
+        return JoinResult("waiting", participant, load_view(db, session), position=position)
+
+    if wait and not waitlist_possible:
+        raise Refusal("waitlist_off", code=session.code, size=variant.size, available=state.available or 0)
+    if state.locked:
+        catch_up = view.catch_up(variant.size, 1)
+        if catch_up is None:
+            raise Refusal("size_full_for_good", size=variant.size, code=session.code)
+        raise Refusal("size_locked", size=variant.size, code=session.code, catch_up=catch_up)
+    raise Refusal(
+        "too_many",
+        size=variant.size,
+        code=session.code,
+        available=state.available,
+        quantity=quantity,
+        waitlist=waitlist_possible,
+    )
+
+
+def _add_participant(
+    db: Session,
+    session: GroupSession,
+    buyer: Buyer,
+    variant: Variant,
+    quantity: int,
+    status: str,
+    at: datetime,
+) -> Participant:
+    confirmed = status == ParticipantStatus.CONFIRMED
+    participant = Participant(
+        session_id=session.id,
+        buyer_id=buyer.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        unit_price=session.price,
+        total=quantity * session.price,
+        status=status,
+        requested_at=at,
+        joined_at=at if confirmed else None,
+    )
+    db.add(participant)
+    db.flush()
+    _bump_counter(
+        db, session.id, variant.id, ordered=quantity if confirmed else 0, waiting=0 if confirmed else quantity
+    )
+    if confirmed:
+        session.ordered_units += quantity
+        db.flush()
+    return participant
+
+
+def _after_confirmed_change(db: Session, session: GroupSession, at: datetime) -> bool:
+    """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now."""
+    if session.ordered_units >= session.target_moq:
+        reached = transition(
+            db, session, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
+        )
+        if reached:
+            _notify_moq_reached(db, session)
+        return reached
+    transition(db, session, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
+    return False
+
+
+def transition(db: Session, session: GroupSession, to: str, allowed_from: tuple[str, ...], **values) -> bool:
+    """One conditional update from an explicit set of source states; True if it happened."""
+    result = db.execute(
+        update(GroupSession)
+        .where(GroupSession.id == session.id, GroupSession.status.in_(allowed_from))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        session.status = to
+        for name, value in values.items():
+            setattr(session, name, value)
+        return True
+    return False
+
+
+def _buyers_of(db: Session, session: GroupSession) -> list[Buyer]:
+    return list(
+        db.scalars(
+            select(Buyer)
+            .join(Participant, Participant.buyer_id == Buyer.id)
+            .where(Participant.session_id == session.id, Participant.status == ParticipantStatus.CONFIRMED)
+            .distinct()
+            .order_by(Buyer.id)
+        )
+    )
+
+
+def _notify_moq_reached(db: Session, session: GroupSession) -> None:
+    product = db.get(Product, session.product_id)
+    assert product is not None
+    for buyer in _buyers_of(db, session):
+        outbox.enqueue(
+            db,
+            key=f"moq_reached:{session.id}:{buyer.id}",
+            to_phone=buyer.phone,
+            kind="moq_reached",
+            body=texts.render(buyer.language, "notify_moq_reached", code=session.code, product=product.name),
+            session_id=session.id,
+        )
+
+
+def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: datetime) -> list[Participant]:
+    """Admit waiting requests that fit now (oldest first), in the caller's transaction."""
+    if not view.allocations:
+        return []
+    waiting = list(
+        db.scalars(
+            select(Participant)
+            .where(Participant.session_id == session.id, Participant.status == ParticipantStatus.WAITING)
+            .order_by(Participant.id)
+        )
+    )
+    if not waiting:
+        return []
+    size_of = {v.id: v.size for v in view.product.variants}
+    requests = [WaitingRequest(p.id, size_of[p.variant_id], p.quantity) for p in waiting]
+    chosen = allocation.admit_waiting(
+        requests, view.allocations, view.ordered, view.product.lead_lots, view.product.allocation_policy
+    )
+    by_id = {p.id: p for p in waiting}
+    admitted = []
+    for request in chosen:
+        participant = by_id[request.key]
+        participant.status = ParticipantStatus.CONFIRMED
+        participant.joined_at = at
+        _bump_counter(
+            db,
+            session.id,
+            participant.variant_id,
+            ordered=participant.quantity,
+            waiting=-participant.quantity,
+        )
+        session.ordered_units += participant.quantity
+        view.ordered[request.size] += participant.quantity
+        admitted.append(participant)
+        buyer = db.get(Buyer, participant.buyer_id)
+        assert buyer is not None
+        outbox.enqueue(
+            db,
+            key=f"admitted:{participant.id}",
+            to_phone=buyer.phone,
+            kind="waitlist_admitted",
+            body=texts.render(
+                buyer.language,
+                "notify_admitted",
+                code=session.code,
+                product=view.product.name,
+                size=request.size,
+                quantity=participant.quantity,
+                total=texts.rupiah(participant.total),
+            ),
+            session_id=session.id,
+        )
+    if admitted:
+        db.flush()
+        _after_confirmed_change(db, session, at)
+    return admitted
+
+
+def leave(db: Session, *, session_code: str, buyer: Buyer, at: datetime | None = None) -> LeaveResult:
+    """Release all of a buyer's units in a session and withdraw their waiting requests."""
+    at = at or now()
+    session = _lock_session(db, session_code)
+    mine = list(
+        db.scalars(
+            select(Participant).where(
+                Participant.session_id == session.id,
+                Participant.buyer_id == buyer.id,
+                Participant.status.in_((ParticipantStatus.CONFIRMED, ParticipantStatus.WAITING)),
+            )
+        )
+    )
+    if not mine:
+        raise Refusal("not_in_session", code=session.code)
+    if not is_open(session, at):
+        raise Refusal("leave_closed", code=session.code)
+    released = withdrawn = 0
+    for participant in mine:
+        participant.left_at = at
+        if participant.status == ParticipantStatus.CONFIRMED:
+            participant.status = ParticipantStatus.LEFT
+            released += participant.quantity
+            _bump_counter(db, session.id, participant.variant_id, ordered=-participant.quantity)
+        else:
+            participant.status = ParticipantStatus.WITHDRAWN
+            withdrawn += participant.quantity
+            _bump_counter(db, session.id, participant.variant_id, waiting=-participant.quantity)
+    session.ordered_units -= released
+    db.flush()
+    _after_confirmed_change(db, session, at)
+    view = load_view(db, session)
+    # Released units raise caps; a withdrawn request may have been blocking the line for its size.
+    admitted = _admit_waiting(db, session, view, at)
+    return LeaveResult(released, withdrawn, load_view(db, session) if admitted else view, admitted)
+
+
+def buyer_participations(db: Session, buyer: Buyer, limit: int = 15) -> list[Participant]:
+    """A buyer's joins and waiting requests, newest first (for STATUS)."""
+    return list(
+        db.scalars(
+            select(Participant)
+            .where(Participant.buyer_id == buyer.id)
+            .order_by(Participant.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def waiting_position(db: Session, participant: Participant) -> int:
+    return int(
+        db.scalar(
+            select(func.count(Participant.id)).where(
+                Participant.session_id == participant.session_id,
+                Participant.variant_id == participant.variant_id,
+                Participant.status == ParticipantStatus.WAITING,
+                Participant.id <= participant.id,
+            )
+        )
+        or 0
+    )
+
+
+def open_sessions(db: Session, at: datetime | None = None, limit: int = 10) -> list[GroupSession]:
+    at = at or now()
+    return list(
+        db.scalars(
+            select(GroupSession)
+            .where(
+                GroupSession.status.in_(SessionStatus.JOINABLE),
+                GroupSession.ends_at > at,
+                GroupSession.starts_at <= at,
+            )
+            .order_by(GroupSession.ends_at)
+            .limit(limit)
+        )
+    )
+
+
+def find_session(db: Session, code: str) -> GroupSession:
+    session = db.scalar(select(GroupSession).where(GroupSession.code == code.strip().upper()))
+    if session is None:
+        raise Refusal("unknown_session", code=code.strip().upper())
+    return session

@@ -1,0 +1,58 @@
+"""Drive the real webhook like Twilio does: signed form posts, one MessageSid per message."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from xml.etree import ElementTree
+
+from twilio.request_validator import RequestValidator
+
+WEBHOOK = "/webhooks/twilio/whatsapp"
+AUTH_TOKEN = "test-twilio-auth-token"
+_sids = itertools.count(1)
+
+
+def sign(url: str, form: dict, token: str = AUTH_TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, form)
+
+
+def reply_text(response) -> str:
+    root = ElementTree.fromstring(response.data)
+    return "\n".join((m.findtext("Body") or m.text or "") for m in root.iter("Message"))
+
+
+class Phone:
+    """One WhatsApp user talking to the app through Flask's test client."""
+
+    def __init__(self, client, number: str, name: str = "Buyer", base_url: str = "http://localhost"):
+        self.client = client
+        self.number = number
+        self.name = name
+        self.base_url = base_url
+
+    def form(self, body: str, sid: str | None = None, **extra) -> dict:
+        return {
+            "MessageSid": sid or f"SM{next(_sids):032x}",
+            "From": f"whatsapp:{self.number}",
+            "WaId": self.number.lstrip("+"),
+            "ProfileName": self.name,
+            "Body": body,
+            **extra,
+        }
+
+    def post(self, form: dict, signature: str | None = None):
+        signature = signature if signature is not None else sign(self.base_url + WEBHOOK, form)
+        return self.client.post(WEBHOOK, data=form, headers={"X-Twilio-Signature": signature})
+
+    def send(self, body: str, **extra) -> str:
+        response = self.post(self.form(body, **extra))
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/xml"
+        text = reply_text(response)
+        assert len(text) <= 1600
+        return text
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
