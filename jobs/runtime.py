@@ -1,0 +1,77 @@
+"""Per-process resources for jobs, built on first use (never at import) and cached.
+
+RQ imports job modules in the worker and in every process that enqueues, so nothing here may touch the
+network or the environment at import time. Tests change the environment (or pass Settings) and call
+`reset()`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core import db as core_db
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from core.delivery import Transport
+
+REDIS_CONNECT_TIMEOUT_SECONDS = 2
+
+_settings: Settings | None = None
+_override: Settings | None = None
+_redis: Redis | None = None
+_transport: Transport | None = None
+
+
+def settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = _override or Settings.from_env()
+    return _settings
+
+
+def db_factory() -> sessionmaker[Session]:
+    return core_db.session_factory(settings().database_url)
+
+
+def redis() -> Redis:
+    """The RQ connection. A short connect timeout and a single retry, so an unreachable Redis fails
+    within seconds instead of holding a web request (callers of `dispatch_outbox` rely on it; redis-py's
+    default is three retries with backoff). No read timeout: workers block on it while waiting for jobs."""
+    global _redis
+    if _redis is None:
+        from redis import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        _redis = Redis.from_url(
+            settings().effective_redis_url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+        )
+    return _redis
+
+
+def transport() -> Transport:
+    """Twilio when credentials are set, else the console."""
+    global _transport
+    if _transport is None:
+        from jobs.twilio_client import make_transport
+
+        _transport = make_transport(settings())
+    return _transport
+
+
+def reset(settings: Settings | None = None) -> None:
+    """Forget cached resources; with `settings`, use them instead of the environment (tests)."""
+    global _settings, _override, _redis, _transport
+    if _redis is not None:
+        _redis.close()
+    _settings = None
+    _override = settings
+    _redis = None
+    _transport = None
