@@ -1,0 +1,1 @@
+"""In-process fakes of external services, driven through the real client libraries."""

@@ -1,0 +1,246 @@
+"""A loopback fake of Twilio's REST API for Messages.create, driven by the real twilio client.
+
+Point the client at it with `TWILIO_API_BASE_URL` (`fake.settings(base)` does it). Every POST to
+`/2010-04-01/Accounts/<sid>/Messages.json` is recorded in `fake.messages` with its form fields and the
+basic-auth account. Answers are 201 with a Twilio-shaped message unless scripted:
+
+    fake.script(429, 201)                     # rate limited once, then accepted
+    fake.script(500, 500)                     # two server errors (the rest is accepted)
+    fake.script((400, 21211))                 # invalid 'To' number
+    fake.script((400, 63016, "outside window")), fake.script("drop")   # close the connection unanswered
+
+`sign(url, params, token)` signs a webhook request the way Twilio does (for `X-Twilio-Signature`).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+import secrets
+import threading
+from collections import deque
+from collections.abc import Iterator
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from core.settings import Settings
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+
+_ERROR_TEXT = {
+    20003: "Authenticate",
+    20404: "The requested resource was not found",
+    20429: "Too Many Requests",
+    20500: "Internal Server Error",
+    20503: "Service Unavailable",
+    21211: "The 'To' number is not a valid phone number.",
+    21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
+    21610: "Attempt to send to unsubscribed recipient",
+    63016: "Failed to send freeform message because you are outside the allowed window.",
+}
+_DEFAULT_CODE = {400: 21211, 401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+
+
+def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    """The `X-Twilio-Signature` Twilio would send for a POST of `params` to `url`."""
+    return RequestValidator(token).compute_signature(url, params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One scripted answer: an HTTP status with a Twilio error code, or `drop` (no answer at all)."""
+
+    status: int = 201
+    code: int | None = None
+    message: str | None = None
+    drop: bool = False
+
+    @classmethod
+    def of(cls, item: Reply | int | str | tuple) -> Reply:
+        if isinstance(item, Reply):
+            return item
+        if item == "drop":
+            return cls(drop=True)
+        if isinstance(item, int):
+            return cls(item)
+        return cls(*item)
+
+
+class FakeTwilio:
+    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages: list[dict[str, Any]] = []
+        self._replies: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def accepted(self) -> list[dict[str, Any]]:
+        """The recorded requests Twilio accepted (201)."""
+        return [m for m in self.messages if m["response_status"] == 201]
+
+    def script(self, *replies: Reply | int | str | tuple) -> None:
+        """Queue answers for the next requests, in order; once used up, requests are accepted."""
+        with self._lock:
+            self._replies.extend(Reply.of(r) for r in replies)
+
+    def settings(self, base: Settings | None = None, **overrides: Any) -> Settings:
+        """`base` (default: Settings()) wired to this fake: credentials, sender and API base URL."""
+        fields: dict[str, Any] = {
+            "twilio_account_sid": self.account_sid,
+            "twilio_auth_token": self.auth_token,
+            "twilio_whatsapp_from": WHATSAPP_FROM,
+            "twilio_api_base_url": self.base_url,
+        }
+        fields.update(overrides)
+        return dataclasses.replace(base or Settings(), **fields)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The same wiring as environment variables (for code that reads `Settings.from_env()`)."""
+        return {
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+            "TWILIO_API_BASE_URL": self.base_url,
+        }
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        return sign(url, params, self.auth_token)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self._replies.clear()
+
+    def start(self) -> FakeTwilio:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # Called from the server threads.
+    def _answer(self, path: str, authorization: str | None, form: dict[str, str]) -> tuple[Reply, dict]:
+        match = MESSAGES_PATH.match(path)
+        account, password = _basic_auth(authorization)
+        record: dict[str, Any] = {**form, "account": account, "path": path}
+        with self._lock:
+            if match is None:
+                reply = Reply(404, 20404)
+            elif account != self.account_sid or password != self.auth_token or match["account"] != account:
+                reply = Reply(401, 20003)
+            else:
+                reply = self._replies.popleft() if self._replies else Reply(201)
+            record["response_status"] = None if reply.drop else reply.status
+            if reply.drop:
+                payload = {}
+            elif reply.status == 201:
+                record["sid"] = "SM" + secrets.token_hex(16)
+                payload = _message_json(self.account_sid, record)
+            else:
+                code = reply.code or _DEFAULT_CODE.get(reply.status, 20500)
+                record["error_code"] = code
+                payload = {
+                    "code": code,
+                    "message": reply.message or _ERROR_TEXT.get(code, "Error"),
+                    "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                    "status": reply.status,
+                }
+            self.messages.append(record)
+        return reply, payload
+
+
+def _basic_auth(header: str | None) -> tuple[str | None, str | None]:
+    if not header or not header.lower().startswith("basic "):
+        return None, None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return None, None
+    return user, password
+
+
+def _message_json(account_sid: str, record: dict[str, Any]) -> dict[str, Any]:
+    stamp = formatdate(usegmt=True)
+    sid = record["sid"]
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"
+    return {
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "body": record.get("Body", ""),
+        "date_created": stamp,
+        "date_sent": None,
+        "date_updated": stamp,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": record.get("From"),
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": None,
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+        "to": record.get("To"),
+        "uri": uri,
+    }
+
+
+def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+            reply, payload = fake._answer(self.path, self.headers.get("Authorization"), form)
+            if reply.drop:
+                self.close_connection = True
+                self.connection.close()
+                return
+            body = json.dumps(payload).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
