@@ -18,6 +18,7 @@ from rq.job import Job, JobStatus
 
 from core import delivery, outbox
 from core.db import transaction
+from core.settings import Settings
 from jobs import runtime
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ def send_job_id(message_id: int) -> str:
     return f"send-{message_id}"
 
 
-def dispatch_outbox(message_ids: list[int], connection=None) -> int:
+def dispatch_outbox(message_ids: list[int], *, settings: Settings | None = None, connection=None) -> int:
     """Enqueue a send job per outbox id (after the transaction that added them committed).
+
+    Redis is `connection`, else the one of `settings` (the web app passes its own), else the runtime's.
 
     Returns how many jobs were enqueued; ids whose job is already pending do not count. Never raises:
     with Redis down it logs and returns what it managed, and the periodic flush sends the rest.
@@ -57,6 +60,8 @@ def dispatch_outbox(message_ids: list[int], connection=None) -> int:
         return 0
     enqueued = 0
     try:
+        if connection is None and settings is not None:
+            connection = runtime.redis_for(settings.effective_redis_url)
         send_queue = queue(SEND_QUEUE, connection)
         for message_id in dict.fromkeys(message_ids):
             enqueued += _enqueue_send(send_queue, message_id)

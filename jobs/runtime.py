@@ -22,7 +22,7 @@ REDIS_CONNECT_TIMEOUT_SECONDS = 2
 
 _settings: Settings | None = None
 _override: Settings | None = None
-_redis: Redis | None = None
+_redis: dict[str, Redis] = {}
 _transport: Transport | None = None
 
 
@@ -38,22 +38,27 @@ def db_factory() -> sessionmaker[Session]:
 
 
 def redis() -> Redis:
-    """The RQ connection. A short connect timeout and a single retry, so an unreachable Redis fails
-    within seconds instead of holding a web request (callers of `dispatch_outbox` rely on it; redis-py's
-    default is three retries with backoff). No read timeout: workers block on it while waiting for jobs."""
-    global _redis
-    if _redis is None:
+    """The RQ connection for `settings()`."""
+    return redis_for(settings().effective_redis_url)
+
+
+def redis_for(url: str) -> Redis:
+    """A cached connection per URL. A short connect timeout and a single retry, so an unreachable
+    Redis fails within seconds instead of holding a web request (callers of `dispatch_outbox` rely on
+    it; redis-py's default is three retries with backoff). No read timeout: workers block on it while
+    waiting for jobs."""
+    if url not in _redis:
         from redis import Redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        _redis = Redis.from_url(
-            settings().effective_redis_url,
+        _redis[url] = Redis.from_url(
+            url,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
         )
-    return _redis
+    return _redis[url]
 
 
 def transport() -> Transport:
@@ -68,10 +73,10 @@ def transport() -> Transport:
 
 def reset(settings: Settings | None = None) -> None:
     """Forget cached resources; with `settings`, use them instead of the environment (tests)."""
-    global _settings, _override, _redis, _transport
-    if _redis is not None:
-        _redis.close()
+    global _settings, _override, _transport
+    for connection in _redis.values():
+        connection.close()
+    _redis.clear()
     _settings = None
     _override = settings
-    _redis = None
     _transport = None

@@ -473,10 +473,12 @@ def test_dispatch_with_redis_down_returns_0_and_the_flush_sends_later(
     send_queue,
     twilio_settings,
 ):
-    runtime.reset(dataclasses.replace(twilio_settings, redis_url="redis://127.0.0.1:1/0"))
+    redis_down = dataclasses.replace(twilio_settings, redis_url="redis://127.0.0.1:1/0")
     message_id = add_message(db_factory)
     started = time.monotonic()
-    assert queues.dispatch_outbox([message_id]) == 0
+    assert queues.dispatch_outbox([message_id], settings=redis_down) == 0  # the web app's way
+    runtime.reset(redis_down)
+    assert queues.dispatch_outbox([message_id]) == 0  # a job's way
     assert time.monotonic() - started < 2
 
     runtime.reset(twilio_settings)  # Redis is back
