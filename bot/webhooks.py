@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from core import conversation, outbox, texts
+from core import conversation, delivery, outbox, texts
 from core.db import transaction
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,23 @@ def delivery_status():
     status = (request.form.get("MessageStatus") or "").strip().lower()
     if not message_sid or not status:
         return Response("MessageSid and MessageStatus are required", status=400, mimetype="text/plain")
-    from core.delivery import record_status
-
+    settings = current_app.config["LAKU_SETTINGS"]
     try:
         with transaction(current_app.config["LAKU_DB"]) as db:
-            known = record_status(
+            known = delivery.record_status(
                 db,
                 message_sid,
                 status,
                 request.form.get("ErrorCode"),
                 request.form.get("ErrorMessage"),
+                admin_phone=delivery.alert_recipient(settings),
             )
+            new_ids = outbox.new_message_ids(db)  # an undelivered message alerts the admin
     except DBAPIError as error:
         log.error("status callback for %s not stored: %s", message_sid, error)
         return Response("retry later", status=503, mimetype="text/plain")
+    if new_ids:
+        current_app.config["LAKU_DISPATCH"](new_ids)
     if not known:
         log.info("status callback for unknown message %s (%s)", message_sid, status)
     return Response("", status=204)
