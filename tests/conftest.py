@@ -71,14 +71,20 @@ def requires_postgres(is_postgres):
 
 
 def _empty_all_tables(url: str) -> None:
+    """DELETE (not TRUNCATE, which rewrites every table and costs ~0.4 s a test on PostgreSQL) and
+    restart the id sequences, so each test starts from an empty database with ids from 1."""
     engine = core_db.engine_for(url)
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as connection:
+        for table in tables:
+            connection.execute(table.delete())
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
             for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+                if "id" in table.c and table.c.id.primary_key:
+                    connection.execute(
+                        text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)")
+                    )
+        # SQLite (no AUTOINCREMENT) hands out max(rowid) + 1, so emptied tables start from 1 again.
 
 
 @pytest.fixture
