@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export FLASK_APP := bot.app
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # What `make test` runs against (this machine kind runs both; CI exports the same).
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
