@@ -1,0 +1,907 @@
+"""Closing sessions warehouse first (SPEC section 6): failed, orders from stock, purchase orders for lots."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from itertools import count
+
+import pytest
+from flask import Flask, jsonify
+from sqlalchemy import func, select, update
+
+from core import fulfilment
+from core.clock import as_utc, now
+from core.db import transaction
+from core.errors import Conflict, DomainError, NotFound
+from core.models import (
+    Buyer,
+    GroupSession,
+    Order,
+    OutboundMessage,
+    Participant,
+    ParticipantStatus,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    SessionStatus,
+    SessionVariantCounter,
+    Variant,
+    WarehouseInventory,
+)
+from core.outbox import new_message_ids
+from core.settings import Settings
+from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
+from tests import builders
+
+MIX = builders.TSHIRT_MIX  # 2 S + 5 M + 4 L + 1 XL
+
+# --- helpers shared by the fulfilment test modules --------------------------------------------------------
+
+_phones = count(1)
+_ticks = count(1)
+
+
+def buyer(
+    db, *, language: str = "id", address: str | None = "Jl. Mawar 1, Depok", name: str | None = None
+) -> Buyer:
+    row = Buyer(phone=f"+62812{next(_phones):08d}", name=name, language=language, address=address)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def add_join(db, session: GroupSession, who: Buyer, size: str, quantity: int, status: str = "confirmed"):
+    """A join (or a waiting request) as the join service leaves it, counters kept equal to the sums."""
+    variant = db.scalar(select(Variant).where(Variant.product_id == session.product_id, Variant.size == size))
+    stamp = session.starts_at + timedelta(seconds=next(_ticks))
+    participant = Participant(
+        session_id=session.id,
+        buyer_id=who.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        unit_price=session.price,
+        total=quantity * session.price,
+        status=status,
+        requested_at=stamp,
+        joined_at=stamp if status == ParticipantStatus.CONFIRMED else None,
+    )
+    db.add(participant)
+    counter = db.get(SessionVariantCounter, (session.id, variant.id))
+    if counter is None:
+        counter = SessionVariantCounter(
+            session_id=session.id, variant_id=variant.id, ordered_units=0, waiting_units=0
+        )
+        db.add(counter)
+    if status == ParticipantStatus.CONFIRMED:
+        counter.ordered_units += quantity
+        session.ordered_units += quantity
+    elif status == ParticipantStatus.WAITING:
+        counter.waiting_units += quantity
+    db.flush()
+    return participant
+
+
+def expire(db, session: GroupSession) -> None:
+    """Move the session's end into the past (as if its time had run out)."""
+    db.execute(
+        update(GroupSession)
+        .where(GroupSession.id == session.id)
+        .values(starts_at=now() - timedelta(hours=3), ends_at=now() - timedelta(minutes=1))
+    )
+    db.flush()
+    db.refresh(session)
+
+
+def set_stock(db, product, **on_hand: int) -> None:
+    for variant in product.variants:
+        if variant.size in on_hand:
+            db.execute(
+                update(WarehouseInventory)
+                .where(WarehouseInventory.variant_id == variant.id)
+                .values(on_hand=on_hand[variant.size])
+            )
+    db.flush()
+
+
+def inventory(db, product) -> dict[str, tuple[int, int]]:
+    """size -> (on_hand, reserved)"""
+    rows = db.execute(
+        select(Variant.size, WarehouseInventory.on_hand, WarehouseInventory.reserved)
+        .join(WarehouseInventory, WarehouseInventory.variant_id == Variant.id)
+        .where(Variant.product_id == product.id)
+    )
+    return {size: (on_hand, reserved) for size, on_hand, reserved in rows}
+
+
+def messages(db, kind: str | None = None) -> list[OutboundMessage]:
+    query = select(OutboundMessage).order_by(OutboundMessage.id)
+    if kind:
+        query = query.where(OutboundMessage.kind == kind)
+    return list(db.scalars(query.execution_options(populate_existing=True)))
+
+
+def po_lines(db, po: PurchaseOrder) -> dict[str, int]:
+    db.refresh(po)
+    return {line.variant.size: line.quantity for line in po.lines}
+
+
+def reload(db, session: GroupSession) -> GroupSession:
+    db.expire_all()
+    return db.get(GroupSession, session.id)
+
+
+def counters(db, session: GroupSession) -> dict[str, tuple[int, int]]:
+    rows = db.execute(
+        select(Variant.size, SessionVariantCounter.ordered_units, SessionVariantCounter.waiting_units)
+        .join(Variant, Variant.id == SessionVariantCounter.variant_id)
+        .where(SessionVariantCounter.session_id == session.id)
+    )
+    return {size: (o, w) for size, o, w in rows}
+
+
+def sweep(db, db_factory, settings, **options) -> fulfilment.SweepResult:
+    """A sweep from another connection; the test's own transaction ends first (SQLite: one writer)."""
+    db.commit()
+    return fulfilment.sweep_due_sessions(db_factory, settings, **options)
+
+
+def close(db, settings, session, warehouse=None):
+    outcome = fulfilment.close_session(db, session, warehouse or BuiltinWarehouse(db), settings)
+    db.commit()
+    return outcome
+
+
+def tshirt_session(db, *, mix=MIX, moq: int = 15, code: str = "GB1", sku: str = "TS", price: int = 50_000):
+    product = builders.product(db, mix, sku=sku, price=price)
+    session = builders.session(db, product.id, code=code, target_moq=moq)
+    return product, session
+
+
+def demand_s3_m7_l4_xl1(db, session) -> list[Buyer]:
+    """S3 M7 L4 XL1 from four buyers (the second joins twice)."""
+    a, b, c, d = (buyer(db) for _ in range(4))
+    add_join(db, session, a, "S", 3)
+    add_join(db, session, b, "M", 5)
+    add_join(db, session, b, "M", 2)
+    add_join(db, session, c, "L", 4)
+    add_join(db, session, d, "XL", 1)
+    return [a, b, c, d]
+
+
+class DownWarehouse:
+    calls = 0
+
+    def _fail(self, *args, **kwargs):
+        DownWarehouse.calls += 1
+        raise WarehouseUnavailable("connection refused")
+
+    stock = reserve = release = receive = _fail
+
+
+# --- transitions ----------------------------------------------------------------------------------------
+
+
+def test_transition_is_one_conditional_update_and_safe_to_repeat(db, settings):
+    _, session = tshirt_session(db)
+    assert fulfilment.transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    assert not fulfilment.transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    assert not fulfilment.transition(db, session.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
+    assert fulfilment.transition(db, session.id, SessionStatus.FAILED, fulfilment.DUE_STATES, closed_at=now())
+    assert reload(db, session).status == SessionStatus.FAILED
+    assert session.closed_at is not None
+
+
+def test_claim_takes_only_due_forming_and_moq_reached_sessions(db, settings):
+    product = builders.product(db, MIX)
+    due_forming = builders.session(db, product.id, code="GB1")
+    due_moq = builders.session(db, product.id, code="GB2")
+    not_due = builders.session(db, product.id, code="GB3")
+    done = builders.session(db, product.id, code="GB4")
+    for s in (due_forming, due_moq, done):
+        expire(db, s)
+    fulfilment.transition(db, due_moq.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    fulfilment.transition(db, done.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
+    db.commit()
+    claimed = fulfilment.claim_due_sessions(db, now(), 10)
+    assert {s.code for s in claimed} == {"GB1", "GB2"}
+    assert not_due.code not in {s.code for s in claimed}
+    assert [s.code for s in fulfilment.claim_due_sessions(db, now(), 10, exclude=[due_forming.id])] == ["GB2"]
+    db.rollback()
+
+
+# --- MOQ not reached ------------------------------------------------------------------------------------
+
+
+def test_moq_missed_fails_the_session_and_tells_each_buyer_once_that_nothing_is_owed(
+    db, db_factory, settings
+):
+    product, session = tshirt_session(db, moq=24)
+    a, b = buyer(db), buyer(db, language="en")
+    add_join(db, session, a, "M", 3)
+    add_join(db, session, a, "L", 2)
+    add_join(db, session, b, "S", 2)
+    expire(db, session)
+    db.commit()
+
+    dispatched: list[list[int]] = []
+    result = sweep(db, db_factory, settings, on_commit=dispatched.append)
+    assert result.as_dict() == {"closed": {"GB1": "failed"}, "retry_later": {}}
+
+    session = reload(db, session)
+    assert session.status == SessionStatus.FAILED
+    assert session.closed_at is not None
+    sent = messages(db)
+    assert [(m.kind, m.to_phone) for m in sent] == [("session_failed", a.phone), ("session_failed", b.phone)]
+    assert [m.idempotency_key for m in sent] == [
+        f"moq_failed:{session.id}:{a.id}",
+        f"moq_failed:{session.id}:{b.id}",
+    ]
+    assert "tidak ada yang perlu dibayar" in sent[0].body and "7/24" in sent[0].body
+    assert "you owe nothing" in sent[1].body
+    assert dispatched == [[m.id for m in sent]]
+    assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+    assert db.scalar(select(func.count()).select_from(Order)) == 0
+
+    # re-running changes nothing
+    assert sweep(db, db_factory, settings).as_dict() == {"closed": {}, "retry_later": {}}
+    assert fulfilment.close_session(db, session, BuiltinWarehouse(db), settings).result == "not_due"
+    db.commit()
+    assert len(messages(db)) == 2
+
+
+def test_a_session_with_no_joins_fails_quietly(db, db_factory, settings):
+    _, session = tshirt_session(db)
+    expire(db, session)
+    db.commit()
+    sweep(db, db_factory, settings)
+    assert reload(db, session).status == SessionStatus.FAILED
+    assert messages(db) == []
+
+
+# --- enough stock ---------------------------------------------------------------------------------------
+
+
+def test_enough_stock_reserves_it_and_creates_one_order_per_join_without_a_factory_message(
+    db, db_factory, settings
+):
+    product, session = tshirt_session(db, moq=15)
+    a, b, c, d = demand_s3_m7_l4_xl1(db, session)
+    a.address = None  # no address yet: the order is flagged and the buyer asked for it
+    fulfilment.transition(
+        db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=now()
+    )
+    set_stock(db, product, S=5, M=7, L=10, XL=1)
+    expire(db, session)
+    db.commit()
+
+    result = sweep(db, db_factory, settings)
+    assert result.as_dict()["closed"] == {"GB1": "orders_created"}
+
+    session = reload(db, session)
+    assert session.status == SessionStatus.ORDERS_CREATED
+    assert session.warehouse_has_stock is True
+    assert session.warehouse_check_at is not None and session.orders_created_at is not None
+    assert session.closed_at is not None
+    assert inventory(db, product) == {"S": (5, 3), "M": (7, 7), "L": (10, 4), "XL": (1, 1)}
+    orders = db.scalars(select(Order).order_by(Order.id)).all()
+    assert [(o.code, o.buyer_id, o.quantity, o.amount_due) for o in orders] == [
+        ("GB1-001", a.id, 3, 150_000),
+        ("GB1-002", b.id, 5, 250_000),
+        ("GB1-003", b.id, 2, 100_000),
+        ("GB1-004", c.id, 4, 200_000),
+        ("GB1-005", d.id, 1, 50_000),
+    ]
+    assert [(o.needs_address, o.delivery_address) for o in orders[:2]] == [
+        (True, None),
+        (False, "Jl. Mawar 1, Depok"),
+    ]
+    assert messages(db, "factory_po") == []
+    assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+    sent = messages(db, "order_created")
+    assert [m.to_phone for m in sent] == [a.phone, b.phone, c.phone, d.phone]
+    assert "GB1-001: S x3 = Rp 150.000" in sent[0].body
+    assert "ALAMAT <alamat lengkap>" in sent[0].body
+    assert "GB1-002: M x5 = Rp 250.000" in sent[1].body and "GB1-003: M x2 = Rp 100.000" in sent[1].body
+    assert "Total tagihan: Rp 350.000" in sent[1].body
+    assert "Dikirim ke: Jl. Mawar 1, Depok" in sent[1].body and "ALAMAT" not in sent[1].body
+
+    # a second sweep, or closing the same session again, adds nothing
+    sweep(db, db_factory, settings)
+    assert close(db, settings, session).result == "not_due"
+    assert db.scalar(select(func.count()).select_from(Order)) == 5
+    assert len(messages(db)) == 4
+    assert inventory(db, product)["M"] == (7, 7)
+
+
+def test_order_message_is_in_the_buyers_language(db, settings):
+    product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=150_000)
+    english = buyer(db, language="en", address=None)
+    add_join(db, session, english, "S", 1)
+    add_join(db, session, english, "M", 1)
+    set_stock(db, product, S=1, M=1)
+    expire(db, session)
+    close(db, settings, session)
+    [message] = messages(db)
+    assert message.body.startswith("Your order for session GB1 (Kaos TS) is ready:")
+    assert "Amount due: Rp 300.000." in message.body
+    assert "Reply: ADDRESS <full address>" in message.body
+
+
+# --- no or partial stock: a purchase order for whole lots -----------------------------------------------
+
+
+def test_empty_warehouse_orders_whole_lots_with_one_factory_message(db, db_factory, settings):
+    product, session = tshirt_session(db, moq=15)
+    buyers = demand_s3_m7_l4_xl1(db, session)
+    expire(db, session)
+    db.commit()
+
+    result = sweep(db, db_factory, settings)
+    assert result.as_dict()["closed"] == {"GB1": "pending_stock"}
+    assert result.closed[0].purchase_order_code == "PO-GB1-1" and result.closed[0].lots == 2
+
+    session = reload(db, session)
+    assert session.status == SessionStatus.PENDING_STOCK
+    assert session.grosir_units_needed == 2
+    assert session.warehouse_has_stock is False and session.warehouse_check_at is not None
+    assert session.factory_whatsapp_sent is False and session.factory_notified_at is None  # set on delivery
+    po = db.scalar(select(PurchaseOrder))
+    assert (po.code, po.lots, po.status, po.session_id) == ("PO-GB1-1", 2, "requested", session.id)
+    assert po_lines(db, po) == {"S": 4, "M": 10, "L": 8, "XL": 2}
+    assert inventory(db, product) == {"S": (0, 0), "M": (0, 0), "L": (0, 0), "XL": (0, 0)}  # nothing held
+
+    [factory_message] = messages(db, "factory_po")
+    assert factory_message.idempotency_key == f"factory_po:{po.id}"
+    assert factory_message.to_phone == builders.FACTORY_PHONE
+    assert (factory_message.session_id, factory_message.purchase_order_id) == (session.id, po.id)
+    assert factory_message.content_sid is None
+    body = factory_message.body
+    for part in (
+        "PESANAN PO-GB1-1",
+        "Produk: Kaos TS",
+        "Jumlah: 2 grosir (12 pcs per grosir)",
+        "• S: 4 pcs\n• M: 10 pcs\n• L: 8 pcs\n• XL: 2 pcs",
+        "Total: 24 pcs",
+        "SIAP PO-GB1-1 <perkiraan siap>",
+        "TOLAK PO-GB1-1 <alasan>",
+        "KIRIM PO-GB1-1 <no. resi>",
+    ):
+        assert part in body
+    waiting = messages(db, "waiting_for_stock")
+    assert [m.to_phone for m in waiting] == [b.phone for b in buyers]
+    assert "Stok sedang kami pesan dari pabrik" in waiting[0].body
+    assert db.scalar(select(func.count()).select_from(Order)) == 0
+
+    # re-running changes nothing: still one PO, one factory message
+    sweep(db, db_factory, settings)
+    assert close(db, settings, session).result == "not_due"
+    assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+    assert len(messages(db, "factory_po")) == 1 and len(messages(db)) == 5
+
+
+def test_partial_stock_orders_only_the_lots_for_the_shortfall_and_holds_what_the_lots_do_not_cover(
+    db, settings
+):
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    set_stock(db, product, S=2, M=6, L=4, XL=1)  # short: S 1, M 1 -> one lot
+    expire(db, session)
+    outcome = close(db, settings, session)
+
+    assert (outcome.result, outcome.lots) == ("pending_stock", 1)
+    po = db.scalar(select(PurchaseOrder))
+    assert po_lines(db, po) == {"S": 2, "M": 5, "L": 4, "XL": 1}
+    assert reload(db, session).grosir_units_needed == 1
+    # held now: demand the lot does not cover (S 3-2=1, M 7-5=2); the rest comes from the lot
+    assert inventory(db, product) == {"S": (2, 1), "M": (6, 2), "L": (4, 0), "XL": (1, 0)}
+    assert "Jumlah: 1 grosir" in messages(db, "factory_po")[0].body
+
+    received = fulfilment.receive_purchase_order(db, "po-gb1-1", settings)
+    db.commit()
+    assert received.orders == 5
+    assert received.leftover == {"S": 0, "M": 0, "L": 0, "XL": 0}
+    # every unit of demand reserved; free stock is what it was plus the lot minus the demand
+    assert inventory(db, product) == {"S": (4, 3), "M": (11, 7), "L": (8, 4), "XL": (2, 1)}
+
+
+def test_content_sid_sends_the_factory_po_as_a_template_with_button_payloads(db, database_url):
+    settings = Settings(
+        database_url=database_url, content_sids={"FACTORY_PO": "HXfactory", "WAITING_FOR_STOCK": "HXwait"}
+    )
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    expire(db, session)
+    close(db, settings, session)
+    [message] = messages(db, "factory_po")
+    assert message.content_sid == "HXfactory"
+    assert json.loads(message.content_variables) == {
+        "1": "Kaos TS",
+        "2": "PO-GB1-1",
+        "3": "2",
+        "4": "• S: 4 pcs\n• M: 10 pcs\n• L: 8 pcs\n• XL: 2 pcs",
+        "5": "24",
+        "6": "SIAP PO-GB1-1",
+        "7": "TOLAK PO-GB1-1",
+        "8": "KIRIM PO-GB1-1",
+    }
+    assert "PESANAN PO-GB1-1" in message.body  # the free text stays as the record
+    waiting = messages(db, "waiting_for_stock")
+    assert {m.content_sid for m in waiting} == {"HXwait"}
+    assert json.loads(waiting[0].content_variables) == {"1": "GB1", "2": "Kaos TS"}
+
+
+def test_product_without_lots_orders_exactly_the_shortfall(db, settings):
+    product = builders.product(db, None, sku="TOTE")  # S/M/L, no grosir lots
+    session = builders.session(db, product.id, code="GB7", target_moq=6)
+    a, b = buyer(db), buyer(db)
+    add_join(db, session, a, "S", 3)
+    add_join(db, session, b, "M", 4)
+    set_stock(db, product, S=1, M=4)
+    expire(db, session)
+    outcome = close(db, settings, session)
+    assert outcome.result == "pending_stock"
+    po = db.scalar(select(PurchaseOrder))
+    assert (po.lots, po_lines(db, po)) == (1, {"S": 2})
+    assert reload(db, session).grosir_units_needed is None
+    assert inventory(db, product) == {"S": (1, 1), "M": (4, 4), "L": (0, 0)}
+    body = messages(db, "factory_po")[0].body
+    assert "grosir" not in body and "• S: 2 pcs" in body and "Total: 2 pcs" in body
+
+    fulfilment.receive_purchase_order(db, po.code, settings)
+    db.commit()
+    assert reload(db, session).status == SessionStatus.ORDERS_CREATED
+    assert inventory(db, product) == {"S": (3, 3), "M": (4, 4), "L": (0, 0)}
+
+
+# --- receiving the factory's stock ----------------------------------------------------------------------
+
+
+def test_receive_creates_orders_and_leaves_the_excess_in_the_warehouse_once(db, settings):
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    expire(db, session)
+    close(db, settings, session)
+    before = len(messages(db))
+
+    outcome = fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+    db.commit()
+    assert (outcome.orders, outcome.leftover) == (5, {"S": 1, "M": 3, "L": 4, "XL": 1})
+    session = reload(db, session)
+    assert session.status == SessionStatus.ORDERS_CREATED
+    assert session.stock_received_at is not None and session.orders_created_at is not None
+    po = db.scalar(select(PurchaseOrder))
+    assert po.status == PurchaseOrderStatus.RECEIVED and po.received_at is not None
+    assert inventory(db, product) == {"S": (4, 3), "M": (10, 7), "L": (8, 4), "XL": (2, 1)}
+    assert len(messages(db, "order_created")) == 4
+    assert len(messages(db)) == before + 4
+
+    with pytest.raises(Conflict) as error:
+        fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+    assert error.value.field == "code" and "already received" in error.value.message
+    db.rollback()
+    assert inventory(db, product)["M"] == (10, 7)
+    assert db.scalar(select(func.count()).select_from(Order)) == 5
+
+    # the excess serves the next session from stock
+    session2 = builders.session(db, product.id, code="GB2", target_moq=2)
+    add_join(db, session2, buyer(db), "M", 3)
+    expire(db, session2)
+    assert close(db, settings, session2).result == "orders_created"
+    assert inventory(db, product)["M"] == (10, 10)
+
+
+def test_receive_unknown_po_is_not_found(db, settings):
+    with pytest.raises(NotFound):
+        fulfilment.receive_purchase_order(db, "PO-NOPE-1", settings)
+
+
+# --- warehouse down -------------------------------------------------------------------------------------
+
+
+def test_warehouse_down_changes_nothing_and_the_next_sweep_retries(db, db_factory, settings):
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    late = buyer(db)
+    add_join(db, session, late, "M", 1, status="waiting")
+    doomed = builders.session(db, product.id, code="GB2", target_moq=50)  # fails: needs no warehouse
+    add_join(db, doomed, buyer(db), "S", 1)
+    other = builders.session(db, product.id, code="GB3", target_moq=1)  # would need the warehouse too
+    add_join(db, other, buyer(db), "S", 1)
+    for s in (session, doomed, other):
+        expire(db, s)
+    db.commit()
+    DownWarehouse.calls = 0
+
+    result = sweep(db, db_factory, settings, warehouse=lambda _db: DownWarehouse())
+    assert result.as_dict() == {
+        "closed": {"GB2": "failed"},
+        "retry_later": {"GB1": "warehouse: connection refused", "GB3": "warehouse: connection refused"},
+    }
+    assert DownWarehouse.calls == 1  # one outage costs one call per sweep
+    session = reload(db, session)
+    assert session.status == SessionStatus.FORMING
+    assert session.last_error == "warehouse: connection refused"
+    assert session.closed_at is None and session.warehouse_check_at is None
+    assert db.scalar(select(Participant.status).where(Participant.buyer_id == late.id)) == "waiting"
+    assert counters(db, session)["M"] == (7, 1)
+    assert [m.session_id for m in messages(db)] == [doomed.id]  # only the failed session's buyer
+    assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+
+    result = sweep(db, db_factory, settings)
+    assert result.as_dict()["closed"] == {"GB1": "pending_stock", "GB3": "pending_stock"}
+    session = reload(db, session)
+    assert (session.status, session.last_error) == (SessionStatus.PENDING_STOCK, None)
+
+
+def test_a_bug_in_one_session_leaves_it_for_later_and_the_others_close(db, db_factory, settings, monkeypatch):
+    product = builders.product(db, MIX)
+    broken = builders.session(db, product.id, code="GB1", target_moq=1)
+    fine = builders.session(db, product.id, code="GB2", target_moq=5)
+    add_join(db, broken, buyer(db), "S", 1)
+    add_join(db, fine, buyer(db), "S", 1)
+    for s in (broken, fine):
+        expire(db, s)
+    db.commit()
+    real = fulfilment._create_purchase_order
+
+    def explode(db_, session, *args):
+        if session.code == "GB1":
+            raise RuntimeError("boom")
+        return real(db_, session, *args)
+
+    monkeypatch.setattr(fulfilment, "_create_purchase_order", explode)
+    result = sweep(db, db_factory, settings)
+    assert result.as_dict() == {"closed": {"GB2": "failed"}, "retry_later": {"GB1": "RuntimeError: boom"}}
+    assert reload(db, broken).status == SessionStatus.FORMING
+    assert reload(db, broken).last_error == "RuntimeError: boom"
+
+
+# --- waitlist at close ----------------------------------------------------------------------------------
+
+
+def test_rescue_at_close_admits_waiting_requests_oldest_first_until_the_moq_is_met(db, db_factory, settings):
+    product, session = tshirt_session(db, moq=24)
+    for size, units in (("S", 4), ("M", 10), ("L", 5), ("XL", 1)):
+        add_join(db, session, buyer(db), size, units)  # 20 confirmed
+    first, second, third = buyer(db), buyer(db, language="en"), buyer(db)
+    w1 = add_join(db, session, first, "M", 3, status="waiting")
+    w2 = add_join(db, session, second, "S", 2, status="waiting")
+    w3 = add_join(db, session, third, "M", 4, status="waiting")
+    set_stock(db, product, S=10, M=20, L=10, XL=10)
+    expire(db, session)
+    db.commit()
+
+    result = sweep(db, db_factory, settings)
+    outcome = result.closed[0]
+    assert (outcome.result, outcome.admitted, outcome.not_admitted, outcome.orders) == (
+        "orders_created",
+        2,
+        1,
+        6,
+    )
+    db.expire_all()
+    assert [db.get(Participant, p.id).status for p in (w1, w2, w3)] == [
+        "confirmed",
+        "confirmed",
+        "not_admitted",
+    ]
+    assert db.get(Participant, w1.id).joined_at is not None
+    session = reload(db, session)
+    assert session.ordered_units == 25 and session.moq_reached_at is not None
+    assert counters(db, session) == {"S": (6, 0), "M": (13, 0), "L": (5, 0), "XL": (1, 0)}
+    assert db.scalar(select(func.count()).select_from(Order).where(Order.participant_id == w3.id)) == 0
+
+    admitted = messages(db, "waitlist_admitted")
+    assert [(m.idempotency_key, m.to_phone) for m in admitted] == [
+        (f"admitted:{w1.id}", first.phone),
+        (f"admitted:{w2.id}", second.phone),
+    ]
+    assert "M x3, Rp 150.000" in admitted[0].body and "admitted so the minimum" in admitted[1].body
+    [refused] = messages(db, "not_admitted")
+    assert (refused.idempotency_key, refused.to_phone) == (f"not_admitted:{w3.id}", third.phone)
+    assert "tidak terkonfirmasi" in refused.body and "tidak ada yang perlu dibayar" in refused.body
+    assert len(messages(db, "order_created")) == 6  # the rescued buyers get their orders too
+
+
+def test_waiting_units_that_cannot_reach_the_moq_are_not_admitted_and_the_session_fails(db, settings):
+    product, session = tshirt_session(db, moq=24)
+    confirmed = buyer(db)
+    add_join(db, session, confirmed, "M", 10)
+    waiter = buyer(db)
+    request = add_join(db, session, waiter, "M", 5, status="waiting")
+    expire(db, session)
+    outcome = close(db, settings, session)
+    assert (outcome.result, outcome.admitted, outcome.not_admitted) == ("failed", 0, 1)
+    db.expire_all()
+    assert db.get(Participant, request.id).status == ParticipantStatus.NOT_ADMITTED
+    assert counters(db, session) == {"M": (10, 0)}
+    assert [(m.kind, m.to_phone) for m in messages(db)] == [
+        ("not_admitted", waiter.phone),
+        ("session_failed", confirmed.phone),
+    ]
+
+
+# --- concurrency ----------------------------------------------------------------------------------------
+
+
+class SlowWarehouse(BuiltinWarehouse):
+    """Holds its lock a moment, so two sweepers really overlap."""
+
+    def stock(self, product, variants):
+        time.sleep(0.05)
+        return super().stock(product, variants)
+
+
+def test_two_sweepers_at_the_same_moment_close_each_session_once(requires_postgres, db, db_factory, settings):
+    product = builders.product(db, MIX)
+    set_stock(db, product, S=1000, M=1000, L=1000, XL=1000)
+    codes = []
+    for n in range(12):
+        session = builders.session(db, product.id, code=f"GB{n + 10}", target_moq=3 if n % 3 else 100)
+        add_join(db, session, buyer(db), "M", 2)
+        add_join(db, session, buyer(db), "S", 1)
+        expire(db, session)
+        codes.append(session.code)
+    db.commit()
+
+    barrier = threading.Barrier(2)
+    results: list[fulfilment.SweepResult] = []
+    errors: list[BaseException] = []
+
+    def sweeper():
+        try:
+            barrier.wait()
+            results.append(
+                fulfilment.sweep_due_sessions(db_factory, settings, warehouse=SlowWarehouse, batch_size=3)
+            )
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    closed = [o.session_code for r in results for o in r.closed]
+    assert sorted(closed) == sorted(codes)  # every session once, none twice
+    assert all(r.retry_later == {} for r in results)
+    assert all(len(r.closed) > 0 for r in results), "both sweepers should have taken a share"
+    assert db.scalar(select(func.count()).select_from(Order)) == 8 * 2
+    assert db.scalar(select(func.count()).select_from(OutboundMessage)) == 12 * 2
+    assert inventory(db, product)["M"] == (1000, 16)
+
+
+def test_sweep_is_not_doubled_on_sqlite_either(db, db_factory, settings):
+    """SQLite serialises write transactions; two sweepers still close each session once."""
+    product = builders.product(db, MIX)
+    set_stock(db, product, S=100, M=100, L=100, XL=100)
+    for n in range(4):
+        session = builders.session(db, product.id, code=f"GB{n + 1}", target_moq=2)
+        add_join(db, session, buyer(db), "M", 2)
+        expire(db, session)
+    db.commit()
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(fulfilment.sweep_due_sessions(db_factory, settings)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(o.session_code for r in results for o in r.closed) == ["GB1", "GB2", "GB3", "GB4"]
+    assert db.scalar(select(func.count()).select_from(Order)) == 4
+
+
+# --- admin: close now, cancel ---------------------------------------------------------------------------
+
+
+def test_close_now_ends_joining_and_processes_at_once(db, settings):
+    product, session = tshirt_session(db, moq=2)
+    add_join(db, session, buyer(db), "M", 2)
+    set_stock(db, product, M=2)
+    db.commit()
+    outcome = fulfilment.close_session_now(db, "gb1", settings)
+    db.commit()
+    assert outcome.result == "orders_created"
+    session = reload(db, session)
+    assert as_utc(session.ends_at) <= now()
+    with pytest.raises(Conflict):
+        fulfilment.close_session_now(db, "GB1", settings)
+
+
+def test_closing_a_session_that_is_still_open_is_refused(db, settings):
+    _, session = tshirt_session(db)
+    with pytest.raises(Conflict) as error:
+        fulfilment.close_session(db, session, BuiltinWarehouse(db), settings)
+    assert error.value.field == "ends_at"
+
+
+def test_cancel_tells_every_buyer_nothing_is_owed(db, settings):
+    _, session = tshirt_session(db, moq=24)
+    a, b = buyer(db), buyer(db)
+    add_join(db, session, a, "M", 2)
+    add_join(db, session, a, "S", 1)
+    waiting = add_join(db, session, b, "M", 9, status="waiting")
+    fulfilment.cancel_session(db, "GB1", settings)
+    db.commit()
+    session = reload(db, session)
+    assert session.status == SessionStatus.CANCELLED and session.cancelled_at is not None
+    assert db.get(Participant, waiting.id).status == ParticipantStatus.NOT_ADMITTED
+    assert counters(db, session)["M"] == (2, 0)
+    sent = messages(db)
+    assert [(m.kind, m.to_phone) for m in sent] == [
+        ("session_cancelled", a.phone),
+        ("session_cancelled", b.phone),
+    ]
+    assert "dibatalkan oleh admin" in sent[0].body and "Tidak ada yang perlu dibayar" in sent[0].body
+    with pytest.raises(Conflict):
+        fulfilment.cancel_session(db, "GB1", settings)
+    db.rollback()
+    assert len(messages(db)) == 2
+
+
+def test_cancel_while_waiting_for_stock_gives_back_the_held_units_and_tells_the_factory(db, settings):
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    set_stock(db, product, S=2, M=6, L=4, XL=1)
+    expire(db, session)
+    close(db, settings, session)
+    assert inventory(db, product)["M"] == (6, 2)
+    fulfilment.cancel_session(db, "GB1", settings)
+    db.commit()
+    assert inventory(db, product) == {"S": (2, 0), "M": (6, 0), "L": (4, 0), "XL": (1, 0)}
+    [factory_message] = messages(db, "factory_po_cancelled")
+    assert factory_message.to_phone == builders.FACTORY_PHONE and "DIBATALKAN" in factory_message.body
+    with pytest.raises(Conflict):
+        fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+
+
+# --- the admin blueprint --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(settings, db_factory):
+    from bot.admin_fulfilment import admin_fulfilment
+
+    app = Flask(__name__)
+    dispatched: list[list[int]] = []
+    app.config.update(LAKU_DB=db_factory, LAKU_SETTINGS=settings, LAKU_DISPATCH=dispatched.append)
+    app.register_blueprint(admin_fulfilment, url_prefix="/api/v1")
+
+    @app.errorhandler(DomainError)
+    def domain_error(error):
+        return jsonify(error=error.message, field=error.field), error.status
+
+    client = app.test_client()
+    client.dispatched = dispatched
+    return client
+
+
+def test_admin_close_receive_and_read_a_purchase_order(db, admin_client):
+    product, session = tshirt_session(db, moq=15)
+    demand_s3_m7_l4_xl1(db, session)
+    db.commit()
+
+    response = admin_client.post("/api/v1/sessions/GB1/close")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "pending_stock" and response.json["purchase_order_code"] == "PO-GB1-1"
+    assert len(admin_client.dispatched) == 1 and len(admin_client.dispatched[0]) == 5
+
+    response = admin_client.get("/api/v1/purchase-orders/PO-GB1-1")
+    assert response.status_code == 200
+    view = response.json
+    assert (view["status"], view["lots"], view["total_units"], view["session"]["status"]) == (
+        "requested",
+        2,
+        24,
+        "pending_stock",
+    )
+    assert view["lines"] == [
+        {"size": "S", "sku": "TS-S", "quantity": 4},
+        {"size": "M", "sku": "TS-M", "quantity": 10},
+        {"size": "L", "sku": "TS-L", "quantity": 8},
+        {"size": "XL", "sku": "TS-XL", "quantity": 2},
+    ]
+    assert view["requested_at"] and view["received_at"] is None
+
+    response = admin_client.post("/api/v1/purchase-orders/PO-GB1-1/receive")
+    assert response.status_code == 200
+    assert response.json["status"] == "received" and response.json["orders_created"] == 5
+    assert response.json["session"]["status"] == "orders_created"
+    response = admin_client.post("/api/v1/purchase-orders/PO-GB1-1/receive")
+    assert response.status_code == 409 and response.json["field"] == "code"
+
+    assert admin_client.get("/api/v1/purchase-orders/PO-X-1").status_code == 404
+    assert admin_client.post("/api/v1/sessions/NOPE/close").status_code == 404
+    assert admin_client.post("/api/v1/sessions/GB1/close").status_code == 409
+    assert admin_client.post("/api/v1/sessions/GB1/cancel").status_code == 409
+
+
+def test_admin_close_with_the_warehouse_down_is_503_and_left_for_the_sweep(db, admin_client, monkeypatch):
+    _, session = tshirt_session(db, moq=2)
+    add_join(db, session, buyer(db), "M", 2)
+    db.commit()
+    monkeypatch.setattr(fulfilment, "warehouse_for", lambda settings, db: DownWarehouse())
+    response = admin_client.post("/api/v1/sessions/GB1/close")
+    assert response.status_code == 503 and response.json["field"] == "warehouse"
+    session = reload(db, session)
+    assert session.status == SessionStatus.FORMING
+    assert as_utc(session.ends_at) <= now()  # joining is over
+    assert session.last_error == "warehouse: connection refused"
+    assert messages(db) == [] and admin_client.dispatched == []
+    # the sweep picks it up once the warehouse is back
+    monkeypatch.undo()
+    assert [s.code for s in fulfilment.claim_due_sessions(db, now(), 5)] == ["GB1"]
+    db.rollback()
+
+
+def test_admin_cancel(db, admin_client):
+    _, session = tshirt_session(db)
+    add_join(db, session, buyer(db), "M", 1)
+    db.commit()
+    response = admin_client.post("/api/v1/sessions/gb1/cancel")
+    assert response.status_code == 200 and response.json["status"] == "cancelled"
+    assert len(admin_client.dispatched) == 1
+
+
+def test_new_message_ids_of_a_rolled_back_close_are_not_dispatched(db, db_factory, settings):
+    _, session = tshirt_session(db, moq=2)
+    add_join(db, session, buyer(db), "M", 1)
+    add_join(db, session, buyer(db), "M", 1, status="waiting")
+    expire(db, session)
+    db.commit()
+    dispatched: list[list[int]] = []
+    fulfilment.sweep_due_sessions(
+        db_factory, settings, warehouse=lambda _db: DownWarehouse(), on_commit=dispatched.append
+    )
+    assert dispatched == []
+    with transaction(db_factory) as other:
+        assert new_message_ids(other) == []
+    assert messages(db) == []
+
+
+# --- the jobs -------------------------------------------------------------------------------------------
+
+
+def test_sweep_job_closes_due_sessions_and_dispatches_after_commit(db, settings, monkeypatch):
+    from jobs import expiry, runtime
+
+    _, session = tshirt_session(db, moq=24)
+    add_join(db, session, buyer(db), "M", 2)
+    expire(db, session)
+    db.commit()
+    dispatched: list[list[int]] = []
+
+    def dispatch(ids):
+        with runtime.db_factory()() as other:  # committed, so another connection sees them
+            assert other.scalar(select(func.count()).select_from(OutboundMessage)) == len(ids)
+        dispatched.append(ids)
+        return len(ids)
+
+    monkeypatch.setattr("jobs.queues.dispatch_outbox", dispatch)
+    runtime.reset(settings)
+    try:
+        assert expiry.sweep_expired_sessions() == {"closed": {"GB1": "failed"}, "retry_later": {}}
+        assert expiry.sweep_expired_sessions() == {"closed": {}, "retry_later": {}}
+    finally:
+        runtime.reset()
+    assert len(dispatched) == 1 and len(dispatched[0]) == 1
+
+
+def test_cron_config_registers_the_periodic_jobs(monkeypatch):
+    import fakeredis
+    from rq.cron import CronScheduler
+
+    monkeypatch.setenv("EXPIRY_SWEEP_SECONDS", "30")
+    scheduler = CronScheduler(connection=fakeredis.FakeRedis())
+    scheduler.load_config_from_file("jobs/cron.py")
+    assert {(job.name, job.func_name, job.interval, job.queue_name) for job in scheduler.get_jobs()} == {
+        ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "default"),
+        ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "default"),
+        ("factory-reminders", "jobs.expiry.remind_factories", 900, "default"),
+        ("outbox-flush", "jobs.queues.flush_outbox", 60, "default"),
+    }
