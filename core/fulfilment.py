@@ -114,7 +114,9 @@ def notify(
         kind=notice.lower(),
         body=render(language, text, **fields),
         content_sid=content_sid,
-        content_variables={str(i): str(v) for i, v in enumerate(variables, 1)} if content_sid else None,
+        content_variables={str(i): _template_value(v) for i, v in enumerate(variables, 1)}
+        if content_sid
+        else None,
         session_id=session_id,
         purchase_order_id=purchase_order_id,
     )
@@ -123,6 +125,12 @@ def notify(
 def rows_changed(db: Session, statement: Any) -> int:
     """Execute an UPDATE and say how many rows it changed (the heart of every conditional transition)."""
     return cast(CursorResult[Any], db.execute(statement)).rowcount
+
+
+def _template_value(value: object) -> str:
+    """WhatsApp refuses template variables with line breaks: list lines become `S: 4 pcs, M: 10 pcs`."""
+    parts = (" ".join(line.strip().lstrip("•").split()) for line in str(value).splitlines())
+    return ", ".join(part for part in parts if part)
 
 
 # --- transitions and claiming ----------------------------------------------------------------------------
@@ -260,6 +268,43 @@ def _bump_counter(
         db.flush()
 
 
+# --- the stock plan (pure) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockPlan:
+    """What a closing session takes from stock now and what it orders from the factory (see module doc)."""
+
+    lots: int  # whole lots to order; 0 for a product without lots (see `incoming`)
+    incoming: dict[int, int]  # purchase order lines per variant; empty: everything comes from stock
+    hold: dict[int, int]  # units to reserve from stock now, per variant
+
+    @property
+    def from_stock(self) -> bool:
+        return not self.incoming
+
+
+def plan_stock(
+    demand: Mapping[int, int], free: Mapping[int, int], allocations: Mapping[int, int]
+) -> StockPlan:
+    """Stock first: with enough of every size, hold the demand. Otherwise order `k` whole lots
+    (`k = max_v ceil(max(0, d_v - s_v) / a_v)`, each size `k * a_v`; without allocations exactly the
+    shortfall) and hold only what those will not cover, `max(0, d_v - L_v)`."""
+    shortfall = {v: max(0, d - free.get(v, 0)) for v, d in demand.items()}
+    if not any(shortfall.values()):
+        return StockPlan(0, {}, {v: d for v, d in demand.items() if d > 0})
+    if allocations:
+        lots = allocation.lots_needed(
+            cast(Mapping[Hashable, int], shortfall), cast(Mapping[Hashable, int], allocations)
+        )
+        incoming = {v: lots * a_v for v, a_v in allocations.items()}
+    else:
+        lots = 0
+        incoming = {v: units for v, units in shortfall.items() if units > 0}
+    hold = {v: d - incoming.get(v, 0) for v, d in demand.items() if d > incoming.get(v, 0)}
+    return StockPlan(lots, incoming, hold)
+
+
 # --- closing ---------------------------------------------------------------------------------------------
 
 
@@ -305,21 +350,22 @@ def close_session(
         _notify_failed(db, settings, session, product, units)
         return CloseOutcome(session.code, SessionStatus.FAILED, admitted=admitted, not_admitted=not_admitted)
 
-    if session.moq_reached_at is None:
-        session.moq_reached_at = at
+    # reached at close (rescue, or a join service that left it forming): no "MOQ reached" message, the
+    # buyers hear the outcome below
     transition(
         db,
         session.id,
         SessionStatus.MOQ_REACHED,
         (SessionStatus.FORMING,),
-        moq_reached_at=session.moq_reached_at,
+        moq_reached_at=session.moq_reached_at or at,
     )
     demand = _demand(db, session.id)
-    stock = warehouse.stock(product, product.variants)
-    shortfall = {v: max(0, d - stock.get(v, 0)) for v, d in demand.items()}
+    allocations = _allocations_by_variant(product)
+    plan = plan_stock(demand, warehouse.stock(product, product.variants), allocations)
+    if any(plan.hold.values()):
+        warehouse.reserve(product, lines_for(product.variants, plan.hold), key=_hold_key(session, "close"))
 
-    if not any(shortfall.values()):
-        warehouse.reserve(product, lines_for(product.variants, demand), key=_hold_key(session, "close"))
+    if plan.from_stock:
         transition(
             db,
             session.id,
@@ -340,19 +386,7 @@ def close_session(
             not_admitted=not_admitted,
         )
 
-    allocations = _allocations_by_variant(product)
-    if allocations:
-        lots = allocation.lots_needed(
-            cast(Mapping[Hashable, int], shortfall), cast(Mapping[Hashable, int], allocations)
-        )
-        incoming = {v: lots * a_v for v, a_v in allocations.items()}
-    else:
-        lots = 0
-        incoming = {v: units for v, units in shortfall.items() if units > 0}
-    hold = {v: max(0, d - incoming.get(v, 0)) for v, d in demand.items()}
-    if any(hold.values()):
-        warehouse.reserve(product, lines_for(product.variants, hold), key=_hold_key(session, "close"))
-    po = _create_purchase_order(db, session, product, lots, incoming, at)
+    po = _create_purchase_order(db, session, product, plan.lots, plan.incoming, at)
     transition(
         db,
         session.id,
@@ -360,7 +394,7 @@ def close_session(
         (SessionStatus.MOQ_REACHED,),
         warehouse_check_at=at,
         warehouse_has_stock=False,
-        grosir_units_needed=lots if allocations else None,
+        grosir_units_needed=plan.lots if allocations else None,
         closed_at=at,
         last_error=None,
     )
@@ -702,7 +736,7 @@ def purchase_order_view(db: Session, code: str) -> dict:
         "code": po.code,
         "status": po.status,
         "session": {"code": session.code, "status": session.status},
-        "factory_id": po.factory_id,
+        "factory": {"id": po.factory.id, "name": po.factory.name, "phone": po.factory.phone},
         "lots": po.lots,
         "grosir_units_needed": session.grosir_units_needed,
         "lines": [
@@ -1002,15 +1036,19 @@ def cancel_session(
     product = _product(db, session.product_id)
     po = None
     if session.status == SessionStatus.PENDING_STOCK:
-        po = find_purchase_order(
-            db,
-            db.scalar(select(PurchaseOrder.code).where(PurchaseOrder.session_id == session.id)) or "",
-            lock=True,
+        po = db.scalar(
+            select(PurchaseOrder)
+            .where(PurchaseOrder.session_id == session.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-        demand = _demand(db, session.id)
+        assert po is not None, f"session {session.code} waits for stock without a purchase order"
         incoming = {line.variant_id: line.quantity for line in po.lines}
-        held = {v: max(0, d - incoming.get(v, 0)) for v, d in demand.items()}
-        if any(held.values()):
+        # what close held: the demand the lots do not cover (the same rule as plan_stock)
+        held = {
+            v: d - incoming.get(v, 0) for v, d in _demand(db, session.id).items() if d > incoming.get(v, 0)
+        }
+        if held:
             (warehouse or warehouse_for(settings, db)).release(
                 product, lines_for(product.variants, held), key=_hold_key(session, "close")
             )
@@ -1056,6 +1094,7 @@ __all__ = [
     "ReceiveOutcome",
     "SweepResult",
     "StockLine",
+    "StockPlan",
     "cancel_session",
     "claim_due_sessions",
     "close_session",
@@ -1063,6 +1102,7 @@ __all__ = [
     "find_purchase_order",
     "mark_close_deferred",
     "notify",
+    "plan_stock",
     "purchase_order_view",
     "receive_purchase_order",
     "recheck_pending_stock",

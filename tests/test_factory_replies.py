@@ -232,3 +232,25 @@ def test_reminder_job_dispatches_after_commit(db, settings, ordered, monkeypatch
     finally:
         runtime.reset()
     assert len(dispatched) == 1 and len(dispatched[0]) == 1
+
+
+# --- through the conversation (the webhook's core), as the factory types it or taps a button --------------
+
+
+def test_factory_messages_reach_the_handler_through_the_conversation(db, factory_settings, ordered):
+    from core.conversation import Inbound, handle
+
+    factory, _, _ = ordered
+    db.commit()
+    reply = handle(
+        db, Inbound("SM1", f"whatsapp:{factory.phone}", body="siap po-gb1-1 Jumat 14 Nov"), factory_settings
+    )
+    assert reply.text.startswith("Terima kasih! Pesanan PO-GB1-1 dikonfirmasi, perkiraan siap Jumat 14 Nov.")
+    tapped = handle(
+        db,
+        Inbound("SM2", f"whatsapp:{factory.phone}", body="Siap", button_payload="SIAP PO-GB1-1"),
+        factory_settings,
+    )
+    assert "sudah dikonfirmasi sebelumnya" in tapped.text
+    db.commit()
+    assert po(db).eta == "Jumat 14 Nov"

@@ -10,6 +10,8 @@ from itertools import count
 
 import pytest
 from flask import Flask, jsonify
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from core import fulfilment
@@ -420,7 +422,7 @@ def test_content_sid_sends_the_factory_po_as_a_template_with_button_payloads(db,
         "1": "Kaos TS",
         "2": "PO-GB1-1",
         "3": "2",
-        "4": "• S: 4 pcs\n• M: 10 pcs\n• L: 8 pcs\n• XL: 2 pcs",
+        "4": "S: 4 pcs, M: 10 pcs, L: 8 pcs, XL: 2 pcs",  # no line breaks in template variables
         "5": "24",
         "6": "SIAP PO-GB1-1",
         "7": "TOLAK PO-GB1-1",
@@ -807,6 +809,7 @@ def test_admin_close_receive_and_read_a_purchase_order(db, admin_client):
         {"size": "XL", "sku": "TS-XL", "quantity": 2},
     ]
     assert view["requested_at"] and view["received_at"] is None
+    assert view["factory"]["phone"] == builders.FACTORY_PHONE
 
     response = admin_client.post("/api/v1/purchase-orders/PO-GB1-1/receive")
     assert response.status_code == 200
@@ -905,3 +908,50 @@ def test_cron_config_registers_the_periodic_jobs(monkeypatch):
         ("factory-reminders", "jobs.expiry.remind_factories", 900, "default"),
         ("outbox-flush", "jobs.queues.flush_outbox", 60, "default"),
     }
+
+
+# --- the stock plan, pure -------------------------------------------------------------------------------
+
+
+def test_plan_stock_worked_examples():
+    a = {1: 2, 2: 5, 3: 4, 4: 1}  # S M L XL
+    d = {1: 3, 2: 7, 3: 4, 4: 1}
+    assert fulfilment.plan_stock(d, {}, a) == fulfilment.StockPlan(2, {1: 4, 2: 10, 3: 8, 4: 2}, {})
+    assert fulfilment.plan_stock(d, {1: 2, 2: 6, 3: 4, 4: 1}, a) == fulfilment.StockPlan(
+        1, {1: 2, 2: 5, 3: 4, 4: 1}, {1: 1, 2: 2}
+    )
+    enough = fulfilment.plan_stock(d, {1: 3, 2: 9, 3: 4, 4: 5}, a)
+    assert enough.from_stock and enough.hold == d
+    assert fulfilment.plan_stock({1: 3, 2: 4}, {1: 1, 2: 4}, {}) == fulfilment.StockPlan(
+        0, {1: 2}, {1: 1, 2: 4}
+    )
+
+
+@given(
+    data=st.lists(
+        st.tuples(st.integers(1, 6), st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=5
+    ),
+    grosir=st.booleans(),
+)
+def test_plan_stock_properties(data, grosir):
+    """Whole lots, as few as cover the shortfall; held units exist; held + from the lots = demand."""
+    allocations = {v: a for v, (a, _, _) in enumerate(data)} if grosir else {}
+    demand = {v: d for v, (_, d, _) in enumerate(data)}
+    free = {v: s for v, (_, _, s) in enumerate(data)}
+    plan = fulfilment.plan_stock(demand, free, allocations)
+    shortfall = {v: max(0, demand[v] - free[v]) for v in demand}
+    if not any(shortfall.values()):
+        assert plan.from_stock and plan.lots == 0 and plan.hold == {v: d for v, d in demand.items() if d}
+        return
+    for v, d in demand.items():
+        held, arriving = plan.hold.get(v, 0), plan.incoming.get(v, 0)
+        assert 0 <= held <= free[v]
+        assert held + min(d, arriving) == d
+        assert arriving >= shortfall[v]
+    if grosir:
+        assert plan.incoming == {v: plan.lots * a for v, a in allocations.items()}
+        assert any(
+            shortfall[v] > (plan.lots - 1) * a for v, a in allocations.items()
+        )  # one lot fewer falls short
+    else:
+        assert plan.incoming == {v: u for v, u in shortfall.items() if u}
