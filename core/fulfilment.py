@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 
 DUE_STATES = (SessionStatus.FORMING, SessionStatus.MOQ_REACHED)
 CANCELLABLE_STATES = (SessionStatus.FORMING, SessionStatus.MOQ_REACHED, SessionStatus.PENDING_STOCK)
-OPEN_PO_STATES = (PurchaseOrderStatus.REQUESTED, PurchaseOrderStatus.CONFIRMED, PurchaseOrderStatus.SHIPPED)
 
 
 class Notice:
