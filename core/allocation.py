@@ -3,7 +3,7 @@
 Pure functions over plain mappings, so the rule is tested and benchmarked without a database, and the
 join service, `INFO`, the admin API and the benchmarks all call this one implementation.
 
-Sizes are keyed by any hashable label (the services use size labels). `allocations[v]` is the units of v
+Sizes are keyed by their label. `allocations[v]` is the units of v
 in one lot (`a_v`), `ordered[v]` the confirmed units of v in the session (`o_v`), `lead_lots` is `T`.
 """
 
@@ -15,7 +15,7 @@ from typing import Protocol
 
 from core.models import AllocationPolicyName
 
-Size = Hashable
+Size = str
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ class SizeAvailability:
 class AllocationPolicy(Protocol):
     name: str
 
-    def cap(self, size: Size, allocations: Mapping[Size, int], ordered: Mapping[Size, int], lead_lots: int) -> int:
-        ...
+    def cap(
+        self, size: Size, allocations: Mapping[Size, int], ordered: Mapping[Size, int], lead_lots: int
+    ) -> int: ...
 
     def catch_up(
         self,
@@ -79,6 +80,8 @@ class LotBalanced:
 
     def catch_up(self, size, quantity, allocations, ordered, lead_lots):
         a_v = allocations[size]
+        if quantity > max_request(size, allocations, lead_lots):
+            return None
         # Need floor(o_u * a_v / a_u) >= m for every u, with m = o_v + q - T*a_v.
         m = ordered.get(size, 0) + quantity - lead_lots * a_v
         needs = []
@@ -101,11 +104,11 @@ class RawUnit:
         return lead_lots * allocations[size] + min(ordered.get(u, 0) for u in allocations)
 
     def catch_up(self, size, quantity, allocations, ordered, lead_lots):
+        if quantity > max_request(size, allocations, lead_lots):
+            return None
         m = ordered.get(size, 0) + quantity - lead_lots * allocations[size]
         return [
-            CatchUp(u, m - ordered.get(u, 0))
-            for u in allocations
-            if u != size and m - ordered.get(u, 0) > 0
+            CatchUp(u, m - ordered.get(u, 0)) for u in allocations if u != size and m - ordered.get(u, 0) > 0
         ]
 
 
@@ -119,6 +122,15 @@ class Static:
 
     def catch_up(self, size, quantity, allocations, ordered, lead_lots):
         return None
+
+
+def max_request(size: Size, allocations: Mapping[Size, int], lead_lots: int) -> int:
+    """The most one request can ever get under every policy: `T*a_v`.
+
+    `available_v = cap_v - o_v <= T*a_v`, because the min over sizes includes v itself; a larger request
+    could never fit, so it must be refused outright rather than promised an unlock or a place in line.
+    """
+    return lead_lots * allocations[size]
 
 
 POLICIES: dict[str, AllocationPolicy] = {p.name: p for p in (LotBalanced(), RawUnit(), Static())}
@@ -206,7 +218,9 @@ def admit_waiting(
         for request in list(pending):
             if request.size in blocked:
                 continue
-            if size_availability(request.size, allocations, counts, lead_lots, policy).accepts(request.quantity):
+            if size_availability(request.size, allocations, counts, lead_lots, policy).accepts(
+                request.quantity
+            ):
                 admitted.append(request)
                 pending.remove(request)
                 counts[request.size] = counts.get(request.size, 0) + request.quantity
@@ -216,7 +230,9 @@ def admit_waiting(
     return admitted
 
 
-def rescue_at_close(waiting: list[WaitingRequest], confirmed_units: int, target_moq: int) -> list[WaitingRequest]:
+def rescue_at_close(
+    waiting: list[WaitingRequest], confirmed_units: int, target_moq: int
+) -> list[WaitingRequest]:
     """At close: admit waiting requests oldest first until the MOQ is met, if waiting units can meet it.
 
     Returns nothing when confirmed units already meet the MOQ or when all waiting units would not.

@@ -175,6 +175,10 @@ def join(
     variant = _variant(view, size)
     state = view.states[variant.size]
     product = view.product
+    if view.allocations:
+        largest = allocation.max_request(variant.size, view.allocations, product.lead_lots)
+        if quantity > largest:
+            raise Refusal("over_max_request", size=variant.size, code=session.code, maximum=largest)
 
     if state.accepts(quantity):
         participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)

@@ -168,3 +168,12 @@ def test_no_accepted_join_exceeds_its_cap_at_that_moment(mix, requests, policy, 
             assert s.ordered[size] <= before.cap
         else:
             assert quantity > before.available
+
+
+def test_a_request_above_t_lots_of_its_size_can_never_fit():
+    # XL is 1 per lot: with T = 2 no state ever has 3 XL available, so no catch-up can be promised.
+    huge_order = {"S": 1000, "M": 1000, "L": 1000}
+    assert size_availability("XL", MIX, huge_order).available == 2
+    assert catch_up_needed("XL", 3, MIX, {}) is None
+    assert catch_up_needed("XL", 3, MIX, {}, policy="raw_unit") is None
+    assert catch_up_needed("XL", 2, MIX, {"XL": 2}) == [CatchUp("S", 4), CatchUp("M", 10), CatchUp("L", 8)]

@@ -253,4 +253,17 @@ class TestWaitlist:
     def test_wait_refused_when_waitlist_off(self, db, four_sizes):
         a = buyer(db, 1)
         db.commit()
-        assert step(db, a, "M", 9, wait=True).key == "waitlist_off"
+        assert step(db, a, "M", 5).status == "joined"
+        assert step(db, a, "M", 4, wait=True).key == "waitlist_off"
+
+
+def test_request_above_t_lots_is_refused_with_the_maximum_not_queued(db):
+    product = builders.product(db, builders.TSHIRT_MIX, waitlist=True)
+    session = builders.session(db, product.id, code="BIG", target_moq=24)
+    a = buyer(db, 1)
+    db.commit()
+    refused = step(db, a, "XL", 3, code="BIG", wait=True)
+    assert (refused.key, refused.fields["maximum"]) == ("over_max_request", 2)
+    db.commit()
+    assert db.scalar(select(func.count(Participant.id))) == 0
+    assert counters(db, session.id) == {}

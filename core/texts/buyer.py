@@ -145,6 +145,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "\nAtau antre untuk {quantity} pcs sekaligus: ANTRE {code} {size} {quantity}",
         "en": "\nOr wait for all {quantity} pcs: WAIT {code} {size} {quantity}",
     },
+    "over_max_request": {
+        "id": (
+            "Maaf, ukuran {size} di sesi {code} paling banyak {maximum} pcs per permintaan (supaya ukuran "
+            "seimbang per grosir). Coba: IKUT {code} {size} {maximum}"
+        ),
+        "en": (
+            "Sorry, size {size} in session {code} takes at most {maximum} pcs per request (to keep sizes "
+            "balanced per lot). Try: JOIN {code} {size} {maximum}"
+        ),
+    },
     "waitlist_off": {
         "id": "Antrean tidak tersedia untuk produk di sesi {code}. Ukuran {size} tersisa {available} pcs.",
         "en": "Waiting is not available for the product in session {code}. Size {size} has {available} pcs left.",
