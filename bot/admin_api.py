@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from bot.admin_fulfilment import admin_fulfilment
 from bot.admin_schemas import FactoryIn, InventoryIn, ProductIn, SessionIn, iso
 from core import catalog, joining
 from core.catalog import VariantSpec
@@ -254,13 +255,10 @@ def list_messages():
         )
 
 
+blueprint.register_blueprint(admin_fulfilment)  # nested once, at import: the token check applies to it too
+
+
 def register(app: Flask) -> None:
-    try:
-        from bot.admin_fulfilment import admin_fulfilment
-    except ImportError:  # pragma: no cover - only while the fulfilment routes are being written
-        admin_fulfilment = None
-    if admin_fulfilment is not None:
-        blueprint.register_blueprint(admin_fulfilment)  # nested: the token check above applies to it too
     app.register_blueprint(blueprint)
     app.register_error_handler(ValidationError, _handle_validation)
     app.register_error_handler(DomainError, _handle_domain)

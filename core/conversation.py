@@ -106,7 +106,9 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
         return texts.render(language, command.error, word=command.word, code=command.code or "")
     from core.factory_replies import handle_factory_command
 
-    return handle_factory_command(db, factory, command.name, command.code or "", command.text, settings)
+    return handle_factory_command(
+        db, factory, command.name, command.code or "", command.text, settings, language=language
+    )
 
 
 def _buyer_command(db: Session, buyer: Buyer, command: Command) -> str:
