@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import now as clock_now
 from core.errors import NotFound
-from core.fulfilment import Notice, find_purchase_order, notify, rows_changed
+from core.fulfilment import Notice, find_purchase_order, notify
 from core.models import (
     Buyer,
     Factory,
@@ -36,6 +36,7 @@ from core.models import (
 )
 from core.settings import Settings
 from core.texts import render
+from core.transitions import rows_changed
 
 log = logging.getLogger(__name__)
 

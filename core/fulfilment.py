@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core import allocation
@@ -55,6 +55,7 @@ from core.models import (
 from core.outbox import enqueue, new_message_ids
 from core.settings import Settings
 from core.texts import render, rupiah
+from core.transitions import rows_changed, transition
 from core.warehouse import (
     InsufficientStock,
     StockLine,
@@ -121,11 +122,6 @@ def notify(
     )
 
 
-def rows_changed(db: Session, statement: Any) -> int:
-    """Execute an UPDATE and say how many rows it changed (the heart of every conditional transition)."""
-    return cast(CursorResult[Any], db.execute(statement)).rowcount
-
-
 def _template_value(value: object) -> str:
     """WhatsApp refuses template variables with line breaks: list lines become `S: 4 pcs, M: 10 pcs`."""
     parts = (" ".join(line.strip().lstrip("•").split()) for line in str(value).splitlines())
@@ -133,18 +129,6 @@ def _template_value(value: object) -> str:
 
 
 # --- transitions and claiming ----------------------------------------------------------------------------
-
-
-def transition(db: Session, session_id: int, to: str, from_states: Iterable[str], **values: object) -> bool:
-    """Move a session to `to` if it is in one of `from_states`, setting `values` too; True if it moved."""
-    changed = rows_changed(
-        db,
-        update(GroupSession)
-        .where(GroupSession.id == session_id, GroupSession.status.in_(tuple(from_states)))
-        .values(status=to, **values)
-        .execution_options(synchronize_session="fetch"),
-    )
-    return changed == 1
 
 
 def _lock_session(db: Session, session_id: int) -> GroupSession:

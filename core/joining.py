@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import allocation, outbox, texts
@@ -31,6 +31,7 @@ from core.models import (
     SessionVariantCounter,
     Variant,
 )
+from core.transitions import transition
 
 MAX_QUANTITY = 100  # per request; larger asks are almost always typos (e.g. "IKUT GB1 M 1000")
 
@@ -256,28 +257,12 @@ def _after_confirmed_change(db: Session, session: GroupSession, at: datetime) ->
     """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now."""
     if session.ordered_units >= session.target_moq:
         reached = transition(
-            db, session, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
+            db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
         )
         if reached:
             _notify_moq_reached(db, session)
         return reached
-    transition(db, session, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
-    return False
-
-
-def transition(db: Session, session: GroupSession, to: str, allowed_from: tuple[str, ...], **values) -> bool:
-    """One conditional update from an explicit set of source states; True if it happened."""
-    result = db.execute(
-        update(GroupSession)
-        .where(GroupSession.id == session.id, GroupSession.status.in_(allowed_from))
-        .values(status=to, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount:
-        session.status = to
-        for name, value in values.items():
-            setattr(session, name, value)
-        return True
+    transition(db, session.id, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
     return False
 
 
