@@ -3,7 +3,7 @@
 Pure functions over plain mappings, so the rule is tested and benchmarked without a database, and the
 join service, `INFO`, the admin API and the benchmarks all call this one implementation.
 
-Sizes are keyed by their label. `allocations[v]` is the units of v
+Sizes are keyed by any hashable (labels in the services, variant ids in fulfilment). `allocations[v]` is the units of v
 in one lot (`a_v`), `ordered[v]` the confirmed units of v in the session (`o_v`), `lead_lots` is `T`.
 """
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.models import AllocationPolicyName
 
-Size = str
+Size = Hashable
+K = TypeVar("K", bound=Hashable)  # size keys: labels in the services, variant ids in fulfilment
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,15 @@ class AllocationPolicy(Protocol):
     name: str
 
     def cap(
-        self, size: Size, allocations: Mapping[Size, int], ordered: Mapping[Size, int], lead_lots: int
+        self, size: Any, allocations: Mapping[Any, int], ordered: Mapping[Any, int], lead_lots: int
     ) -> int: ...
 
     def catch_up(
         self,
-        size: Size,
+        size: Any,
         quantity: int,
-        allocations: Mapping[Size, int],
-        ordered: Mapping[Size, int],
+        allocations: Mapping[Any, int],
+        ordered: Mapping[Any, int],
         lead_lots: int,
     ) -> list[CatchUp] | None:
         """Units other sizes need before `quantity` of `size` fits; None if no catch-up ever helps."""
@@ -124,7 +125,7 @@ class Static:
         return None
 
 
-def max_request(size: Size, allocations: Mapping[Size, int], lead_lots: int) -> int:
+def max_request(size: K, allocations: Mapping[K, int], lead_lots: int) -> int:
     """The most one request can ever get under every policy: `T*a_v`.
 
     `available_v = cap_v - o_v <= T*a_v`, because the min over sizes includes v itself; a larger request
@@ -142,9 +143,9 @@ def policy_named(name: str | None) -> AllocationPolicy:
 
 
 def size_availability(
-    size: Size,
-    allocations: Mapping[Size, int],
-    ordered: Mapping[Size, int],
+    size: K,
+    allocations: Mapping[K, int],
+    ordered: Mapping[K, int],
     lead_lots: int = 2,
     policy: str | None = None,
 ) -> SizeAvailability:
@@ -159,22 +160,22 @@ def size_availability(
 
 
 def availability(
-    allocations: Mapping[Size, int],
-    ordered: Mapping[Size, int],
+    allocations: Mapping[K, int],
+    ordered: Mapping[K, int],
     lead_lots: int = 2,
     policy: str | None = None,
-    sizes: list[Size] | None = None,
-) -> dict[Size, SizeAvailability]:
+    sizes: list[K] | None = None,
+) -> dict[K, SizeAvailability]:
     """Availability of every size (`sizes` lists them for products without allocations)."""
     keys = list(allocations) if allocations else list(sizes or ordered)
     return {v: size_availability(v, allocations, ordered, lead_lots, policy) for v in keys}
 
 
 def catch_up_needed(
-    size: Size,
+    size: K,
     quantity: int,
-    allocations: Mapping[Size, int],
-    ordered: Mapping[Size, int],
+    allocations: Mapping[K, int],
+    ordered: Mapping[K, int],
     lead_lots: int = 2,
     policy: str | None = None,
 ) -> list[CatchUp] | None:
@@ -182,7 +183,7 @@ def catch_up_needed(
     return policy_named(policy).catch_up(size, quantity, allocations, ordered, lead_lots)
 
 
-def lots_needed(shortfall: Mapping[Size, int], allocations: Mapping[Size, int]) -> int:
+def lots_needed(shortfall: Mapping[K, int], allocations: Mapping[K, int]) -> int:
     """Whole lots that cover every size's shortfall: `k = max_v ceil(max(0, shortfall_v) / a_v)`."""
     return max((_ceil_div(max(0, shortfall.get(v, 0)), a_v) for v, a_v in allocations.items()), default=0)
 
@@ -191,15 +192,15 @@ def lots_needed(shortfall: Mapping[Size, int], allocations: Mapping[Size, int]) 
 class WaitingRequest:
     """A whole request waiting for a locked size; `key` identifies it to the caller (a row id)."""
 
-    key: Hashable
-    size: Size
+    key: Any
+    size: Any
     quantity: int
 
 
 def admit_waiting(
     waiting: list[WaitingRequest],
-    allocations: Mapping[Size, int],
-    ordered: Mapping[Size, int],
+    allocations: Mapping[Any, int],
+    ordered: Mapping[Any, int],
     lead_lots: int = 2,
     policy: str | None = None,
 ) -> list[WaitingRequest]:

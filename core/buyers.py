@@ -6,16 +6,18 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import Buyer, Order
+from core.transitions import rows_changed
 
 
 def set_address(db: Session, buyer: Buyer, address: str) -> int:
     """Store the delivery address; orders still waiting for one get it now. Returns orders completed."""
     buyer.address = address
-    result = db.execute(
+    completed = rows_changed(
+        db,
         update(Order)
         .where(Order.buyer_id == buyer.id, Order.needs_address.is_(True))
         .values(delivery_address=address, needs_address=False)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     db.flush()
-    return result.rowcount or 0
+    return completed

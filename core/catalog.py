@@ -96,8 +96,10 @@ def create_product(
     skus = [sku, *(v.sku for v in variants)]
     if len(set(skus)) != len(skus):
         raise DomainError("variants", "product and variant SKUs must all be different")
-    taken = db.scalars(select(Product.sku).where(Product.sku.in_(skus))).all()
-    taken += db.scalars(select(Variant.sku).where(Variant.sku.in_(skus))).all()
+    taken = [
+        *db.scalars(select(Product.sku).where(Product.sku.in_(skus))),
+        *db.scalars(select(Variant.sku).where(Variant.sku.in_(skus))),
+    ]
     if taken:
         raise Conflict("sku", f"SKU already in use: {', '.join(sorted(set(taken)))}")
 

@@ -7,7 +7,7 @@ English; words both languages share (MENU, INFO, STATUS) keep the buyer's langua
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MAX_BODY = 1600  # WhatsApp's own limit; anything longer is not a command
 
@@ -71,38 +71,38 @@ def parse(body: str | None, button_payload: str | None = None) -> Command:
         return Command("unknown", word=word)
     name, language = ALIASES[word]
     args = tokens[1:]
-    base = {"name": name, "language": language, "word": word}
+    base = Command(name, language, word)
 
     if name in ("menu", "list", "status"):
-        return Command(**base)
+        return base
     if name == "address":
         address = text[len(tokens[0]) :].strip()
         if len(address) < 10:
-            return Command(**base, error="address_too_short")
-        return Command(**base, text=address[:500])
+            return replace(base, error="address_too_short")
+        return replace(base, text=address[:500])
     if not args:
-        return Command(**base, error="missing_code")
+        return replace(base, error="missing_code")
     code = args[0].upper()
     if not CODE.match(code):
-        return Command(**base, code=code[:40], error="bad_code")
+        return replace(base, code=code[:40], error="bad_code")
     if name in FACTORY_COMMANDS:
         rest = text.split(None, 2)[2] if len(args) > 1 else None
-        return Command(**base, code=code, text=rest[:200] if rest else None)
+        return replace(base, code=code, text=rest[:200] if rest else None)
     if name in ("info", "leave"):
         if len(args) > 1:
-            return Command(**base, code=code, error="too_many_words")
-        return Command(**base, code=code)
+            return replace(base, code=code, error="too_many_words")
+        return replace(base, code=code)
     # join / wait: <code> <size> [qty]
     if len(args) < 2:
-        return Command(**base, code=code, error="missing_size")
+        return replace(base, code=code, error="missing_size")
     size = args[1].upper()
     if not SIZE.match(size):
-        return Command(**base, code=code, size=size[:20], error="bad_size")
+        return replace(base, code=code, size=size[:20], error="bad_size")
     if len(args) > 3:
-        return Command(**base, code=code, size=size, error="too_many_words")
+        return replace(base, code=code, size=size, error="too_many_words")
     if len(args) == 2:
         if name == "wait":
-            return Command(**base, code=code, size=size, error="missing_quantity")
-        return Command(**base, code=code, size=size, quantity=1)
+            return replace(base, code=code, size=size, error="missing_quantity")
+        return replace(base, code=code, size=size, quantity=1)
     quantity, error = _quantity(args[2])
-    return Command(**base, code=code, size=size, quantity=quantity, error=error)
+    return replace(base, code=code, size=size, quantity=quantity, error=error)
