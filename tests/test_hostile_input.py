@@ -1,0 +1,544 @@
+"""Hostile input: fuzzed commands, webhook posts and admin requests, and concurrent redelivery.
+
+What a request may write is defined exactly (see `expected_webhook_effect` and `expected_admin_rows`);
+everything else must stay as it was, and no request is ever answered with a 5xx.
+
+Known bugs are left out of the fuzzing alphabets and pinned by strict xfail tests instead, so this file
+stays green until they are fixed: NUL and other C0 controls in TwiML replies (tests/test_webhook.py,
+`test_control_characters_are_stored_and_the_reply_is_well_formed_twiml`: here the reply's well-formedness
+is not asserted, and a PostgreSQL "busy" answer to a NUL is accepted as "nothing stored"), NUL in admin
+text fields and ids beyond the integer range (tests/test_admin_api.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import itertools
+import json
+import os
+import re
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
+
+from bot.app import create_app
+from core.clock import now
+from core.commands import ALIASES, CODE, FACTORY_COMMANDS, SIZE, Command, parse
+from core.db import transaction
+from core.models import Base, Buyer, GroupSession, InboundMessage, Participant, SessionVariantCounter
+from core.phones import InvalidPhone, normalise
+from tests import builders
+from tests.chat import AUTH_TOKEN, WEBHOOK, Phone, reply_text, sign
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+    database=None,
+)
+BUSY = "Maaf, sistem sedang sibuk."
+
+
+# ------------------------------------------------------------------------------------------- strategies
+
+
+def weighted(*choices):
+    """One of the strategies, picked with the given weights: `weighted((3, a), (1, b))`."""
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(table.__getitem__)
+
+
+CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.sampled_from(
+    "\x7f\u0085\u2028\u2029\ufeff\u200b"
+)
+EMOJI = st.sampled_from("🎉🙏👍🏽❤️‍🔥🇮🇩😀👨‍👩‍👧‍👦✅🔒")
+ANY_TEXT = st.text()  # hypothesis' text: all of Unicode but surrogates, NUL included
+NO_NUL_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+WORDS = st.sampled_from(
+    [
+        *ALIASES,
+        *(w.lower() for w in ALIASES),
+        "GB1",
+        "FUZZ1",
+        "M",
+        "S",
+        "XL",
+        "0",
+        "-1",
+        "1",
+        "2",
+        "101",
+        "1e3",
+        "🎉",
+    ]
+)
+COMMANDISH = st.lists(WORDS | st.text(max_size=8), min_size=1, max_size=6).map(" ".join)
+JOIN_LIKE = st.builds(
+    "{} FUZZ1 {} {}".format,
+    st.sampled_from(["IKUT", "join", "ANTRE", "wait", "BATAL"]),
+    st.sampled_from(["S", "m", "L", "XL", "XXL"]),
+    st.integers(-2, 120),
+)
+BODY = weighted(
+    (2, ANY_TEXT),
+    (1, st.text(CONTROL, max_size=20)),
+    (1, st.text(EMOJI, max_size=20)),
+    (2, st.lists(ANY_TEXT | CONTROL | EMOJI, max_size=30).map("".join)),
+    (2, COMMANDISH),
+    (1, st.integers(1590, 10_000).map(lambda n: ("IKUT FUZZ1 M 1 " * 800)[:n])),
+    (
+        1,
+        st.sampled_from(
+            ["", " ", "\n", "IKUT FUZZ1 M 1", "JOIN FUZZ1 S", "BATAL FUZZ1", "ANTRE FUZZ1 L 2", "STATUS"]
+        ),
+    ),
+    (3, JOIN_LIKE),
+)
+
+
+# ------------------------------------------------------------------------------------------ the parser
+
+
+COMMAND_NAMES = {name for name, _ in ALIASES.values()} | {"empty", "unknown"}
+
+
+def check_command(command: Command) -> None:
+    assert isinstance(command, Command)
+    assert command.name in COMMAND_NAMES
+    assert command.language in (None, "id", "en")
+    if command.error is not None or command.name in ("empty", "unknown"):
+        return
+    if command.name in ("join", "wait", "info", "leave", *FACTORY_COMMANDS):
+        assert CODE.match(command.code), command
+    if command.name in ("join", "wait"):
+        assert SIZE.match(command.size), command
+        assert isinstance(command.quantity, int) and command.quantity >= 1
+    if command.name == "address":
+        assert 10 <= len(command.text) <= 500
+
+
+@FUZZ
+@given(body=st.one_of(st.none(), BODY), payload=st.one_of(st.none(), BODY))
+def test_parse_never_raises_and_returns_a_consistent_command(body, payload):
+    command = parse(body, payload)
+    check_command(command)
+    assert parse(body, payload) == command  # deterministic
+    if payload and payload.strip():
+        assert command == parse(None, payload)  # a button payload wins over the body
+
+
+@FUZZ
+@given(word=st.sampled_from(sorted(ALIASES)), args=st.lists(WORDS | ANY_TEXT, max_size=5))
+def test_parse_aliases_with_random_arguments(word, args):
+    command = parse(" ".join([word, *args]))
+    check_command(command)
+    assert command.name == ALIASES[word][0] or command.error == "too_long" or command.name == "empty"
+
+
+# --------------------------------------------------------------------------------------- the webhook
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=lambda ids: None)
+
+
+def table_counts(db_factory) -> dict[str, int]:
+    """Rows in every table, in one round trip."""
+    tables = Base.metadata.sorted_tables
+    query = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
+    with db_factory() as db:
+        return dict(db.execute(query).one()._mapping)
+
+
+def consistency(db_factory, code: str = "FUZZ1") -> None:
+    """Counters, the session total and the participant rows agree (no half-written join)."""
+    with db_factory() as db:
+        session = db.scalar(select(GroupSession).where(GroupSession.code == code))
+        confirmed = db.scalar(
+            select(func.coalesce(func.sum(Participant.quantity), 0)).where(
+                Participant.session_id == session.id, Participant.status == "confirmed"
+            )
+        )
+        counted = db.scalar(
+            select(func.coalesce(func.sum(SessionVariantCounter.ordered_units), 0)).where(
+                SessionVariantCounter.session_id == session.id
+            )
+        )
+        assert session.ordered_units == confirmed == counted
+
+
+PHONES = ["+6281200000001", "+6281200000002", "+6285712345678"]  # never the factory's number
+_fresh = itertools.count(1)
+
+
+def fresh_sid() -> str:
+    return f"SM{uuid.uuid4().hex}"
+
+
+SID = weighted(
+    (12, st.builds(fresh_sid)),
+    (2, st.text(max_size=80)),
+    (1, st.sampled_from(["SMrepeat000000000000000000000001", "SMrepeat000000000000000000000002"])),
+    (1, st.sampled_from(["", "   ", "x" * 65])),
+)
+FROM = weighted(
+    (8, st.sampled_from([f"whatsapp:{p}" for p in PHONES])),
+    (1, st.text(max_size=50)),
+    (1, st.text(max_size=30).map(lambda t: "whatsapp:" + t)),
+    (
+        1,
+        st.sampled_from(
+            ["", "whatsapp:", "whatsapp:+62", "whatsapp:081200000001", "+6281200000002", "sms:+6281200000002"]
+        ),
+    ),
+)
+OPTIONAL = weighted((4, st.none()), (1, ANY_TEXT), (1, st.text(EMOJI)), (1, st.text(CONTROL)), (1, JOIN_LIKE))
+
+
+@st.composite
+def webhook_requests(draw):
+    fields: list[tuple[str, str]] = []
+    for name, strategy in (("MessageSid", SID), ("From", FROM), ("Body", BODY)):
+        if draw(st.integers(0, 19)) == 0:
+            continue  # missing
+        fields.append((name, draw(strategy)))
+        if draw(st.integers(0, 19)) == 0:
+            fields.append((name, draw(strategy)))  # duplicated
+    for name in ("ProfileName", "ButtonPayload", "WaId"):
+        value = draw(OPTIONAL)
+        if value is not None:
+            fields.append((name, value))
+    encoding = draw(st.sampled_from(["form", "form", "form", "form", "json", "text", "multipart"]))
+    # multipart parts whose name werkzeug cannot read are a known bug (test_webhook.py,
+    # test_a_multipart_part_without_a_name_is_not_a_500): keep extra names plain there
+    names = (
+        st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,9}", fullmatch=True)
+        if encoding == "multipart"
+        else st.text(min_size=1, max_size=10)
+    )
+    fields.extend(draw(st.lists(st.tuples(names, ANY_TEXT), max_size=2)))
+    signing = draw(st.sampled_from(["signed", "signed", "signed", "signed", "missing", "wrong"]))
+    return fields, encoding, signing
+
+
+def expected_webhook_effect(db_factory, fields, encoding, signing):
+    """(status, inbound rows added, buyers added, stored reply or None) for one request."""
+    if signing != "signed":
+        return 403, 0, 0, None
+    form = MultiDict(fields) if encoding in ("form", "multipart") else MultiDict()
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    sender = (form.get("From") or "").strip()
+    if not sid or not sender or len(sid) > 64:
+        return 400, 0, 0, None
+    with db_factory() as db:
+        if "\x00" in sid and ON_POSTGRES:
+            return 200, 0, 0, None
+        previous = db.scalar(select(InboundMessage.reply).where(InboundMessage.message_sid == sid))
+        if previous is not None:
+            return 200, 0, 0, previous
+        command = parse(form.get("Body", ""), form.get("ButtonPayload"))
+        try:
+            phone = normalise(sender)
+        except InvalidPhone:
+            phone = None
+        new_buyer = (
+            phone is not None
+            and command.name not in FACTORY_COMMANDS
+            and db.scalar(select(Buyer.id).where(Buyer.phone == phone)) is None
+        )
+    return 200, 1, int(new_buyer), None
+
+
+def message_text(response) -> str:
+    """The reply text without parsing the XML (a known bug can make it malformed, see the docstring)."""
+    found = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True), re.S)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def post_webhook(client, fields, encoding, signing):
+    form = MultiDict(fields)
+    url = "http://localhost" + WEBHOOK
+    if encoding == "form":
+        kwargs = {"data": form}
+    elif encoding == "multipart":
+        kwargs = {"data": form, "content_type": "multipart/form-data"}
+    elif encoding == "json":
+        kwargs = {"data": json.dumps(dict(fields)), "content_type": "application/json"}
+        form = MultiDict()  # Twilio signs the form parameters; a JSON body has none
+    else:
+        kwargs = {"data": "\n".join(f"{k}={v}" for k, v in fields), "content_type": "text/plain"}
+        form = MultiDict()
+    headers = {}
+    if signing == "signed":
+        headers["X-Twilio-Signature"] = sign(url, form)
+    elif signing == "wrong":
+        headers["X-Twilio-Signature"] = sign(url, form, token="not-the-token")
+    return client.post(WEBHOOK, headers=headers, **kwargs)
+
+
+@settings(FUZZ, max_examples=250)
+@given(request=webhook_requests())
+def test_webhook_fuzz_never_500_and_writes_only_what_is_defined(app, db_factory, request):
+    if not hasattr(app, "_fuzz_ready"):
+        with transaction(db_factory) as db:
+            product = builders.product(db, builders.FOUR_SIZES)
+            builders.session(db, product.id, code="FUZZ1", target_moq=100_000)
+        app._fuzz_ready = True
+    client = app.test_client()
+    fields, encoding, signing = request
+    status, inbound_added, buyers_added, previous = expected_webhook_effect(
+        db_factory, fields, encoding, signing
+    )
+    before = table_counts(db_factory)
+
+    response = post_webhook(client, fields, encoding, signing)
+
+    after = table_counts(db_factory)
+    event(f"webhook {response.status_code} {encoding} {signing}")
+    assert response.status_code == status, (response.status_code, response.data[:300])
+    if status == 200:
+        assert response.mimetype == "text/xml"
+        assert response.data.startswith(b'<?xml version="1.0" encoding="UTF-8"?><Response>')
+        assert len(message_text(response)) <= 1600
+    if previous is not None:
+        assert message_text(response) == previous
+    if status == 200 and inbound_added == 1 and BUSY.encode() in response.data:
+        # PostgreSQL refuses NUL in text (a known bug, see the module docstring): nothing is stored
+        assert ON_POSTGRES and any("\x00" in value for _, value in fields)
+        inbound_added = buyers_added = 0
+    assert after["inbound_messages"] == before["inbound_messages"] + inbound_added
+    assert after["buyers"] == before["buyers"] + buyers_added
+    joins = after["participants"] - before["participants"]
+    assert joins in (0, 1)
+    event(f"inbound +{inbound_added}, buyers +{buyers_added}, participants +{joins}")
+    if inbound_added:
+        event(
+            f"command {parse(MultiDict(fields).get('Body', ''), MultiDict(fields).get('ButtonPayload')).name}"
+        )
+    if joins:
+        command = parse(MultiDict(fields).get("Body", ""), MultiDict(fields).get("ButtonPayload"))
+        assert (command.name, command.code, command.error) in {
+            ("join", "FUZZ1", None),
+            ("wait", "FUZZ1", None),
+        }
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed <= {"inbound_messages", "buyers", "participants", "session_variant_counters"}
+    consistency(db_factory)
+
+
+# ----------------------------------------------------------------------------------------- admin API
+
+
+TEXT_FOR_ADMIN = NO_NUL_TEXT  # NUL: see test_admin_api.py::test_nul_in_text_fields_is_422
+JSON_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**31), 2**31 - 1)  # beyond: see test_admin_api.py::test_huge_ids_are_4xx
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT_FOR_ADMIN,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(TEXT_FOR_ADMIN, children, max_size=3),
+    max_leaves=6,
+)
+DATETIME_TEXT = st.datetimes(
+    min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.none() | st.timezones()
+).map(lambda d: d.isoformat())
+
+
+def base_payloads(n: int, factory_id: int, product_id: int) -> dict[str, dict]:
+    return {
+        "/factories": {"name": f"Pabrik {n}", "phone": f"+62812{n:08d}", "address": "Bandung"},
+        "/products": {
+            "factory_id": factory_id,
+            "name": f"Kaos {n}",
+            "sku": f"SKU{n}",
+            "price": 45_000,
+            "grosir_unit_size": 8,
+            "lead_lots": 2,
+            "allocation_policy": "lot_balanced",
+            "waitlist_enabled": True,
+            "variants": [
+                {"size": "S", "sku": f"SKU{n}-S", "units_per_lot": 4},
+                {"size": "M", "sku": f"SKU{n}-M", "units_per_lot": 4},
+            ],
+        },
+        "/sessions": {
+            "product_id": product_id,
+            "target_moq": 24,
+            "ends_at": (now() + timedelta(days=2)).isoformat(),
+            "starts_at": (now() - timedelta(minutes=1)).isoformat(),
+            "price": 40_000,
+            "code": f"FZ{n}",
+        },
+        "/inventory/BASE-M": {"on_hand": 5},
+    }
+
+
+@st.composite
+def admin_requests(draw):
+    path = draw(st.sampled_from(["/factories", "/products", "/sessions", "/inventory/BASE-M"]))
+    mutations = []
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3]))):  # 0: the valid base payload
+        kind = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add", "variant"]))
+        value = draw(
+            JSON_VALUE | DATETIME_TEXT | st.sampled_from(["0812", "+6281300000001", "S", "lot_balanced"])
+        )
+        mutations.append((kind, draw(st.sampled_from(range(10))), draw(TEXT_FOR_ADMIN), value))
+    whole_body = draw(st.one_of(st.none(), st.none(), st.none(), JSON_VALUE))
+    return path, mutations, whole_body
+
+
+def apply_mutations(payload: dict, mutations) -> dict:
+    payload = json.loads(json.dumps(payload))
+    for kind, index, name, value in mutations:
+        keys = sorted(payload)
+        if kind == "variant" and isinstance(payload.get("variants"), list) and payload["variants"]:
+            variant = payload["variants"][index % len(payload["variants"])]
+            if isinstance(variant, dict):
+                variant[sorted(variant)[index % len(variant)] if variant else name] = value
+        elif kind == "add":
+            payload[name] = value
+        elif kind == "delete" and keys:
+            payload.pop(keys[index % len(keys)])
+        elif keys:
+            payload[keys[index % len(keys)]] = value
+    return payload
+
+
+def expected_admin_rows(path: str, response_json) -> dict[str, int]:
+    if path == "/factories":
+        return {"factories": 1}
+    if path == "/products":
+        variants = response_json["variants"]
+        return {
+            "products": 1,
+            "variants": len(variants),
+            "warehouse_inventory": len(variants),
+            "grosir_variant_allocations": sum(v["units_per_lot"] is not None for v in variants),
+        }
+    if path == "/sessions":
+        return {"sessions": 1}
+    return {}
+
+
+@settings(FUZZ, max_examples=250)
+@given(request=admin_requests())
+def test_admin_api_fuzz_is_4xx_never_500_and_never_a_partial_write(app, db_factory, request):
+    client = app.test_client()
+    if not hasattr(app, "_fuzz_ids"):
+        with transaction(db_factory) as db:
+            product = builders.product(db, {"S": 4, "M": 4}, sku="BASE")
+            app._fuzz_ids = (product.factory_id, product.id)
+    path, mutations, whole_body = request
+    n = next(_fresh)
+    payload = base_payloads(n, *app._fuzz_ids)[path]
+    body = whole_body if whole_body is not None else apply_mutations(payload, mutations)
+    before = table_counts(db_factory)
+
+    if path.startswith("/inventory"):
+        response = client.put(f"/api/v1{path}", json=body, headers=ADMIN)
+    else:
+        response = client.post(f"/api/v1{path}", json=body, headers=ADMIN)
+
+    after = table_counts(db_factory)
+    assert response.status_code < 500, (path, body, response.data[:500])
+    assert response.mimetype == "application/json"
+    delta = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    event(f"admin {path} {response.status_code}")
+    if response.status_code in (200, 201):
+        assert response.status_code == (200 if path.startswith("/inventory") else 201)
+        assert delta == expected_admin_rows(path, response.json)
+    else:
+        assert 400 <= response.status_code < 500
+        assert delta == {}
+        assert isinstance(response.json["error"], str) and response.json["error"]
+        assert "field" in response.json
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+
+
+def run_concurrently(count: int, work) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def runner(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(index)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_the_same_message_sid_posted_20_times_at_once_changes_state_once(app, db_factory, requires_postgres):
+    with transaction(db_factory) as db:
+        product = builders.product(db, builders.TWO_SIZES)
+        builders.session(db, product.id)
+    form = Phone(None, "+6281200000001").form("IKUT GB1 M 2")
+    signature = sign("http://localhost" + WEBHOOK, form)
+
+    def post(_index):
+        response = app.test_client().post(WEBHOOK, data=form, headers={"X-Twilio-Signature": signature})
+        return response.status_code, reply_text(response)
+
+    results = run_concurrently(20, post)
+    assert {status for status, _ in results} == {200}
+    replies = {text for _, text in results}
+    assert len(replies) == 1
+    assert replies.pop().startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
+    counts = table_counts(db_factory)
+    assert (counts["participants"], counts["inbound_messages"], counts["buyers"]) == (1, 1, 1)
+    with db_factory() as db:
+        assert db.scalar(select(GroupSession.ordered_units)) == 2
+        assert db.scalars(select(SessionVariantCounter.ordered_units)).all() == [2]
+
+
+def test_twenty_buyers_joining_a_size_at_once_never_oversell_it(app, db_factory, requires_postgres):
+    with transaction(db_factory) as db:
+        product = builders.product(db, builders.TWO_SIZES)
+        builders.session(db, product.id)
+
+    def join(index):
+        phone = Phone(app.test_client(), f"+628120000{index:04d}")
+        return phone.send("IKUT GB1 M 1")
+
+    replies = run_concurrently(20, join)
+    joined = [r for r in replies if r.startswith("✅ Tercatat: 1 pcs")]
+    locked = [r for r in replies if r.startswith("🔒 Ukuran M di sesi GB1 sedang terkunci")]
+    assert (len(joined), len(locked)) == (8, 12)  # M's cap is 2 lots * 4 = 8 with no S ordered
+    counts = table_counts(db_factory)
+    assert (counts["participants"], counts["inbound_messages"], counts["buyers"]) == (8, 20, 20)
+    consistency(db_factory, "GB1")
+    with db_factory() as db:
+        assert db.scalar(select(GroupSession.ordered_units)) == 8
+
+
+def test_one_new_buyer_sending_ten_messages_at_once_is_registered_once(app, db_factory, requires_postgres):
+    def menu(index):
+        return Phone(app.test_client(), "+6281200000001", "Sari").send("MENU")
+
+    replies = run_concurrently(10, menu)
+    assert all(r.startswith("Halo Sari! Laku Grosir") for r in replies), replies
+    counts = table_counts(db_factory)
+    assert (counts["buyers"], counts["inbound_messages"]) == (1, 10)
