@@ -7,6 +7,7 @@ With `TWILIO_AUTH_TOKEN` set, every request must carry a valid `X-Twilio-Signatu
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -19,11 +20,21 @@ from core.db import transaction
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
+# Characters XML 1.0 cannot carry (and PostgreSQL text cannot store, for NUL): removed from what people
+# send before anything is stored or echoed, so a reply is always well-formed TwiML.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+MESSAGE_SID = re.compile(r"[A-Za-z0-9]{1,64}")
+TWILIO_FORM = "application/x-www-form-urlencoded"
+
+
+def clean(value: str | None) -> str:
+    return NOT_XML.sub("", value or "")
+
 
 def twiml(text: str | None, status: int = 200) -> Response:
     response = MessagingResponse()
     if text:
-        response.message(text)
+        response.message(clean(text))
     return Response(str(response), status=status, mimetype="text/xml")
 
 
@@ -40,9 +51,12 @@ def signature_ok() -> bool:
     if not settings.twilio_auth_token:
         return True
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature:
+    if not signature or request.mimetype not in (TWILIO_FORM, ""):  # Twilio posts forms, nothing else
         return False
-    return RequestValidator(settings.twilio_auth_token).validate(signed_url(), request.form, signature)
+    try:
+        return RequestValidator(settings.twilio_auth_token).validate(signed_url(), request.form, signature)
+    except (TypeError, ValueError):  # a form the validator cannot even read is not Twilio's
+        return False
 
 
 @blueprint.post("/webhooks/twilio/whatsapp")
@@ -52,15 +66,15 @@ def inbound_whatsapp():
         return Response("invalid signature", status=403, mimetype="text/plain")
     form = request.form
     message_sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    sender = (form.get("From") or "").strip()
-    if not message_sid or not sender or len(message_sid) > 64:
+    sender = clean(form.get("From")).strip()
+    if not MESSAGE_SID.fullmatch(message_sid) or not sender:
         return twiml(None, status=400)
     inbound = conversation.Inbound(
         message_sid=message_sid,
         from_address=sender,
-        body=form.get("Body", ""),
-        profile_name=form.get("ProfileName"),
-        button_payload=form.get("ButtonPayload"),
+        body=clean(form.get("Body")),
+        profile_name=clean(form.get("ProfileName")) or None,
+        button_payload=clean(form.get("ButtonPayload")) or None,
     )
     factory = current_app.config["LAKU_DB"]
     settings = current_app.config["LAKU_SETTINGS"]

@@ -143,6 +143,10 @@ def render_refusal(language: str, refusal: Refusal) -> str:
     text = texts.render(language, refusal.key, **fields)
     if refusal.key == "too_many" and fields.get("waitlist"):
         text += texts.render(language, "too_many_wait", **fields)
+    if refusal.key == "over_max_request":
+        text += texts.render(
+            language, "over_max_take" if fields["available"] else "over_max_locked", **fields
+        )
     return text
 
 

@@ -179,7 +179,13 @@ def join(
     if view.allocations:
         largest = allocation.max_request(variant.size, view.allocations, product.lead_lots)
         if quantity > largest:
-            raise Refusal("over_max_request", size=variant.size, code=session.code, maximum=largest)
+            raise Refusal(
+                "over_max_request",
+                size=variant.size,
+                code=session.code,
+                maximum=largest,
+                available=state.available or 0,
+            )
 
     if state.accepts(quantity):
         participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)

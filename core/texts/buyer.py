@@ -146,14 +146,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "\nOr wait for all {quantity} pcs: WAIT {code} {size} {quantity}",
     },
     "over_max_request": {
-        "id": (
-            "Maaf, ukuran {size} di sesi {code} paling banyak {maximum} pcs per permintaan (supaya ukuran "
-            "seimbang per grosir). Coba: IKUT {code} {size} {maximum}"
-        ),
-        "en": (
-            "Sorry, size {size} in session {code} takes at most {maximum} pcs per request (to keep sizes "
-            "balanced per lot). Try: JOIN {code} {size} {maximum}"
-        ),
+        "id": "Maaf, ukuran {size} di sesi {code} paling banyak {maximum} pcs per permintaan (supaya ukuran seimbang per grosir).",
+        "en": "Sorry, size {size} in session {code} takes at most {maximum} pcs per request (to keep sizes balanced per lot).",
+    },
+    "over_max_take": {
+        "id": "\nTersedia sekarang {available} pcs: IKUT {code} {size} {available}",
+        "en": "\n{available} pcs are available now: JOIN {code} {size} {available}",
+    },
+    "over_max_locked": {
+        "id": "\nSaat ini ukuran {size} terkunci; cek INFO {code}.",
+        "en": "\nSize {size} is locked right now; see INFO {code}.",
     },
     "waitlist_off": {
         "id": "Antrean tidak tersedia untuk produk di sesi {code}. Ukuran {size} tersisa {available} pcs.",
