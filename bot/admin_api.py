@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from bot.admin_fulfilment import admin_fulfilment
-from bot.admin_schemas import FactoryIn, InventoryIn, ProductIn, SessionIn, iso
+from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn, iso
 from core import catalog, joining
 from core.catalog import VariantSpec
 from core.db import transaction
@@ -38,6 +38,10 @@ def require_admin_token():
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         return error(401, "missing or wrong bearer token", "Authorization")
+    for name, value in (request.view_args or {}).items():
+        # A code or SKU with control characters (or absurdly long) names no row; answer before any query.
+        if isinstance(value, str) and (CONTROL.search(value) or len(value) > 64):
+            return error(404, f"{name}: no such {name}", name)
     return None
 
 

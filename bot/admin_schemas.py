@@ -2,9 +2,53 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_ID = 2**31 - 1  # the database's integer range
+
+
+def _printable(value: str) -> str:
+    if CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _iso_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-12-01T18:00:00+07:00"
+        )
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is outside the supported calendar range") from None
+    if not 2000 <= value.year <= 2999:
+        raise ValueError("must be a date between the years 2000 and 2999")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_printable)]
+Id = Annotated[StrictInt, Field(gt=0, le=MAX_ID)]
+When = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_range)]
 
 
 class Strict(BaseModel):
@@ -12,36 +56,36 @@ class Strict(BaseModel):
 
 
 class FactoryIn(Strict):
-    name: StrictStr = Field(min_length=1, max_length=200)
-    phone: StrictStr = Field(min_length=5, max_length=40)
-    address: StrictStr | None = Field(default=None, max_length=1000)
+    name: Text = Field(min_length=1, max_length=200)
+    phone: Text = Field(min_length=5, max_length=40)
+    address: Text | None = Field(default=None, max_length=1000)
 
 
 class VariantIn(Strict):
-    size: StrictStr = Field(min_length=1, max_length=20)
-    sku: StrictStr = Field(min_length=1, max_length=64)
+    size: Text = Field(min_length=1, max_length=20)
+    sku: Text = Field(min_length=1, max_length=64)
     units_per_lot: StrictInt | None = Field(default=None, gt=0, le=10_000)
 
 
 class ProductIn(Strict):
-    factory_id: StrictInt = Field(gt=0)
-    name: StrictStr = Field(min_length=1, max_length=200)
-    sku: StrictStr = Field(min_length=1, max_length=64)
+    factory_id: Id
+    name: Text = Field(min_length=1, max_length=200)
+    sku: Text = Field(min_length=1, max_length=64)
     price: StrictInt = Field(ge=0, le=1_000_000_000)
     grosir_unit_size: StrictInt | None = Field(default=None, gt=0, le=100_000)
     lead_lots: StrictInt = Field(default=2, ge=1, le=100)
-    allocation_policy: StrictStr = "lot_balanced"
+    allocation_policy: Text = "lot_balanced"
     waitlist_enabled: StrictBool = True
     variants: list[VariantIn] = Field(min_length=1, max_length=50)
 
 
 class SessionIn(Strict):
-    product_id: StrictInt = Field(gt=0)
+    product_id: Id
     target_moq: StrictInt = Field(gt=0, le=1_000_000)
-    ends_at: AwareDatetime
-    starts_at: AwareDatetime | None = None
+    ends_at: When
+    starts_at: When | None = None
     price: StrictInt | None = Field(default=None, ge=0, le=1_000_000_000)
-    code: StrictStr | None = Field(default=None, max_length=32)
+    code: Text | None = Field(default=None, max_length=32)
 
 
 class InventoryIn(Strict):

@@ -215,7 +215,9 @@ def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
                 url, e164, name, text, settings.twilio_auth_token, settings.public_base_url
             )
         except requests.RequestException as error:
-            raise click.ClickException(f"the bot at {url} is not answering ({error}); is `make run` running?") from None
+            raise click.ClickException(
+                f"the bot at {url} is not answering ({error}); is `make run` running?"
+            ) from None
         click.echo(f"[{status}] bot> {reply}\n" if status != 200 else f"bot> {reply}\n")
 
     if message:
