@@ -89,7 +89,7 @@ def create_product(
     for index, size in enumerate(sizes):
         if not SIZE_PATTERN.match(size):
             raise DomainError(
-                f"variants[{index}].size", f"{variants[index].size!r} is not a valid size label"
+                f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label"
             )
     if len(set(sizes)) != len(sizes):
         raise DomainError("variants", "size labels must be unique")
@@ -109,7 +109,7 @@ def create_product(
             raise DomainError("variants", "either every size has units_per_lot or none has")
         for index, units in enumerate(allocated):
             if units is None or units <= 0:
-                raise DomainError(f"variants[{index}].units_per_lot", "must be a positive whole number")
+                raise DomainError(f"variants.{index}.units_per_lot", "must be a positive whole number")
         total = sum(a for a in allocated if a is not None)
         if grosir_unit_size is None:
             raise DomainError("grosir_unit_size", "required when sizes have units_per_lot")

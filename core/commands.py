@@ -66,7 +66,7 @@ def parse(body: str | None, button_payload: str | None = None) -> Command:
     if not any(ch.isalnum() for ch in text):
         return Command("empty")
     tokens = text.split()
-    word = tokens[0].upper().rstrip(".,!:")
+    word = tokens[0].upper().rstrip(".,!:?")
     if word not in ALIASES:
         return Command("unknown", word=word)
     name, language = ALIASES[word]

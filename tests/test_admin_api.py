@@ -289,7 +289,7 @@ def test_product_validation_names_the_field_and_writes_nothing(
         ({"units_per_lot": True}, "variants.0.units_per_lot"),
         ({"units_per_lot": 2.0}, "variants.0.units_per_lot"),
         ({"units_per_lot": 0}, "variants.0.units_per_lot"),
-        ({"size": "S M"}, "variants[0].size"),
+        ({"size": "S M"}, "variants.0.size"),
         ({"size": ""}, "variants.0.size"),
         ({"sku": None}, "variants.0.sku"),
         ({"colour": "red"}, "variants.0.colour"),

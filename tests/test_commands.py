@@ -212,3 +212,8 @@ def test_over_long_bodies_are_not_commands():
     assert parse(at_limit) == Command("menu", None, "MENU")
     # surrounding whitespace does not count
     assert parse(" " * 5000 + "MENU" + " " * 5000) == Command("menu", None, "MENU")
+
+
+def test_a_trailing_question_mark_still_reads_the_command():
+    assert parse("menu?").name == "menu"
+    assert parse("help?").language == "en"
