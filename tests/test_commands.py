@@ -196,7 +196,7 @@ def test_empty_and_emoji_only(body):
 
 
 @pytest.mark.parametrize(
-    ("body", "word"), [("halo kak", "HALO"), ("menu?", "MENU?"), ("1", "1"), ("🎉 halo", "🎉")]
+    ("body", "word"), [("halo kak", "HALO"), ("menus", "MENUS"), ("1", "1"), ("🎉 halo", "🎉")]
 )
 def test_unknown_words(body, word):
     assert parse(body) == Command("unknown", word=word)
