@@ -84,6 +84,14 @@ class Settings:
         country = (_opt(env, "DEFAULT_COUNTRY") or "ID").upper()
         if len(country) != 2 or not country.isalpha():
             raise ConfigError(f"DEFAULT_COUNTRY must be a two-letter region code, got {country!r}")
+        admin_whatsapp = _opt(env, "ADMIN_WHATSAPP")
+        if admin_whatsapp:
+            from core.phones import InvalidPhone, normalise
+
+            try:
+                admin_whatsapp = normalise(admin_whatsapp, country)
+            except InvalidPhone:
+                raise ConfigError(f"ADMIN_WHATSAPP is not a phone number: {admin_whatsapp!r}") from None
         return cls(
             database_url=database_url,
             redis_url=_opt(env, "REDIS_URL"),
@@ -95,7 +103,7 @@ class Settings:
             content_sids=content_sids,
             public_base_url=(_opt(env, "PUBLIC_BASE_URL") or "").rstrip("/") or None,
             admin_token=_opt(env, "ADMIN_TOKEN"),
-            admin_whatsapp=_opt(env, "ADMIN_WHATSAPP"),
+            admin_whatsapp=admin_whatsapp,
             warehouse_service_url=(_opt(env, "WAREHOUSE_SERVICE_URL") or "").rstrip("/") or None,
             warehouse_timeout_seconds=_int(env, "WAREHOUSE_TIMEOUT_SECONDS", 5, minimum=1),
             default_country=country,

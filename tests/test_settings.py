@@ -1,0 +1,46 @@
+"""Configuration is parsed once and fails fast on bad values."""
+
+import pytest
+
+from core.settings import ConfigError, Settings
+
+
+def test_defaults_are_the_embedded_setup():
+    settings = Settings.from_env({})
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("instance/laku.db")
+    assert settings.redis_url is None and settings.effective_redis_url.endswith("instance/redis.sock")
+    assert settings.console_transport and settings.admin_token is None and settings.default_country == "ID"
+
+
+def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgres://u:p@db/laku",
+            "ADMIN_WHATSAPP": "0812-3456-7890",
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "t",
+            "TWILIO_CONTENT_SID_MOQ_REACHED": "HX1",
+            "TWILIO_FACTORY_PO_CONTENT_SID": "HX2",
+            "PUBLIC_BASE_URL": "https://laku.example/",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://u:p@db/laku"
+    assert settings.admin_whatsapp == "+6281234567890"
+    assert not settings.console_transport
+    assert settings.content_sid_for("moq_reached") == "HX1"
+    assert settings.content_sid_for("factory_po") == "HX2"
+    assert settings.public_base_url == "https://laku.example"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ADMIN_WHATSAPP": "not a phone"}, "ADMIN_WHATSAPP"),
+        ({"DEFAULT_COUNTRY": "Indonesia"}, "DEFAULT_COUNTRY"),
+        ({"WAREHOUSE_TIMEOUT_SECONDS": "soon"}, "WAREHOUSE_TIMEOUT_SECONDS"),
+        ({"EXPIRY_SWEEP_SECONDS": "1"}, "EXPIRY_SWEEP_SECONDS"),
+    ],
+)
+def test_bad_values_fail_at_start_up(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
