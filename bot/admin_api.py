@@ -17,7 +17,6 @@ from werkzeug.exceptions import HTTPException
 from bot.admin_fulfilment import admin_fulfilment
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn, iso
 from core import catalog, joining
-from core.catalog import VariantSpec
 from core.db import transaction
 from core.errors import DomainError, NotFound
 from core.models import Factory, InboundMessage, OutboundMessage, Product
@@ -161,18 +160,7 @@ def create_factory():
 def create_product():
     data = body(ProductIn)
     with transaction(current_app.config["LAKU_DB"]) as db:
-        product = catalog.create_product(
-            db,
-            factory_id=data.factory_id,
-            name=data.name,
-            sku=data.sku,
-            price=data.price,
-            grosir_unit_size=data.grosir_unit_size,
-            lead_lots=data.lead_lots,
-            allocation_policy=data.allocation_policy,
-            waitlist_enabled=data.waitlist_enabled,
-            variants=[VariantSpec(v.size, v.sku, v.units_per_lot) for v in data.variants],
-        )
+        product = data.create(db)
         db.refresh(product)
         payload = product_json(product)
     return _created(payload)

@@ -17,6 +17,11 @@ from pydantic import (
     StrictInt,
     StrictStr,
 )
+from sqlalchemy.orm import Session
+
+from core import catalog
+from core.catalog import VariantSpec
+from core.models import Product
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_ID = 2**31 - 1  # the database's integer range
@@ -77,6 +82,21 @@ class ProductIn(Strict):
     allocation_policy: Text = "lot_balanced"
     waitlist_enabled: StrictBool = True
     variants: list[VariantIn] = Field(min_length=1, max_length=50)
+
+    def create(self, db: Session) -> Product:
+        """The product, through `core.catalog` (which checks the allocations against the lot size)."""
+        return catalog.create_product(
+            db,
+            factory_id=self.factory_id,
+            name=self.name,
+            sku=self.sku,
+            price=self.price,
+            grosir_unit_size=self.grosir_unit_size,
+            lead_lots=self.lead_lots,
+            allocation_policy=self.allocation_policy,
+            waitlist_enabled=self.waitlist_enabled,
+            variants=[VariantSpec(v.size, v.sku, v.units_per_lot) for v in self.variants],
+        )
 
 
 class SessionIn(Strict):

@@ -118,18 +118,7 @@ def create_product(spec) -> None:
         raise click.ClickException(str(error)) from None
     try:
         with _db() as db:
-            product = catalog.create_product(
-                db,
-                factory_id=data.factory_id,
-                name=data.name,
-                sku=data.sku,
-                price=data.price,
-                grosir_unit_size=data.grosir_unit_size,
-                lead_lots=data.lead_lots,
-                allocation_policy=data.allocation_policy,
-                waitlist_enabled=data.waitlist_enabled,
-                variants=[VariantSpec(v.size, v.sku, v.units_per_lot) for v in data.variants],
-            )
+            product = data.create(db)
             click.echo(f"product {product.id}: {product.name} ({product.sku})")
     except DomainError as error:
         _fail(error)
