@@ -88,9 +88,7 @@ def create_product(
     sizes = [v.size.strip().upper() for v in variants]
     for index, size in enumerate(sizes):
         if not SIZE_PATTERN.match(size):
-            raise DomainError(
-                f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label"
-            )
+            raise DomainError(f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label")
     if len(set(sizes)) != len(sizes):
         raise DomainError("variants", "size labels must be unique")
     skus = [sku, *(v.sku for v in variants)]

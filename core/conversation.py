@@ -245,10 +245,12 @@ def _join(db, buyer, command, language):
     participant = result.participant
     size = db.get(Variant, participant.variant_id).size
     if result.status == "waiting":
+        state = result.view.states[size]
         return texts.render(
             language,
-            "waiting",
+            "waiting" if state.locked else "waiting_by_choice",
             size=size,
+            available=state.available,
             code=session.code,
             quantity=participant.quantity,
             position=result.position,

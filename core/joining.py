@@ -190,8 +190,9 @@ def join(
     if state.accepts(quantity):
         participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
         view.ordered[variant.size] += quantity
-        moq_just_reached = _after_confirmed_change(db, session, at)
         admitted = _admit_waiting(db, session, view, at)
+        # After admissions, so buyers admitted by this join are among those told the MOQ is reached.
+        moq_just_reached = _after_confirmed_change(db, session, at)
         return JoinResult("joined", participant, load_view(db, session), moq_just_reached, admitted=admitted)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
@@ -352,7 +353,6 @@ def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: da
         )
     if admitted:
         db.flush()
-        _after_confirmed_change(db, session, at)
     return admitted
 
 
@@ -386,10 +386,10 @@ def leave(db: Session, *, session_code: str, buyer: Buyer, at: datetime | None =
             _bump_counter(db, session.id, participant.variant_id, waiting=-participant.quantity)
     session.ordered_units -= released
     db.flush()
-    _after_confirmed_change(db, session, at)
     view = load_view(db, session)
     # Released units raise caps; a withdrawn request may have been blocking the line for its size.
     admitted = _admit_waiting(db, session, view, at)
+    _after_confirmed_change(db, session, at)
     return LeaveResult(released, withdrawn, load_view(db, session) if admitted else view, admitted)
 
 

@@ -1,8 +1,8 @@
 """Test fixtures: a database of our own per run (migrated with Alembic), emptied between tests.
 
 `DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
-dropped at the end; unset -> a SQLite file in a temporary directory. `REDIS_URL` -> that Redis (tests
-marked `redis` flush its database); unset -> those tests fail loudly rather than skip silently, unless
+dropped at the end; unset -> a SQLite file in a temporary directory. `REDIS_URL` -> that Redis server,
+in a database number of this process's own that the Redis tests flush; unset -> those tests fail loudly rather than skip silently, unless
 `LAKU_ALLOW_NO_REDIS=1`.
 """
 
@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from alembic import command
@@ -87,15 +88,27 @@ def _empty_all_tables(url: str) -> None:
         # SQLite (no AUTOINCREMENT) hands out max(rowid) + 1, so emptied tables start from 1 again.
 
 
+def own_redis_url(url: str) -> str:
+    """REDIS_URL with a database number of this process's own (1-15).
+
+    Tests run RQ workers on the `default` queue and flush their Redis database; another pytest process on
+    the same server (a colleague's run) would otherwise take our jobs or flush them away. On a dedicated
+    CI Redis this changes nothing else.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return url
+    return urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
+
+
+REDIS_URL = own_redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+
+
 @pytest.fixture
 def settings(database_url) -> Settings:
-    """Settings for one test: its database, console transport, an admin token, no Twilio signature."""
+    """Settings for one test: its database, its Redis database, console transport, an admin token."""
     _empty_all_tables(database_url)
-    return Settings(
-        database_url=database_url,
-        redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-        admin_token="test-admin-token",
-    )
+    return Settings(database_url=database_url, redis_url=REDIS_URL, admin_token="test-admin-token")
 
 
 @pytest.fixture
@@ -123,6 +136,7 @@ def redis_conn(settings):
         raise
     connection.flushdb()
     yield connection
+    connection.flushdb()
     connection.close()
 
 

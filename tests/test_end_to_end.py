@@ -13,16 +13,13 @@ our database and once on the wire.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import time_machine
-from redis import Redis
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
@@ -104,40 +101,11 @@ class SignedPhone(Phone):
         return reply_text(response)
 
 
-def own_redis_url(url: str) -> str:
-    """REDIS_URL with a database number of this process's own (1-15).
-
-    These tests run RQ workers on the `default` queue and flush their Redis database; another pytest
-    process on the same server (a colleague's run, test_outbound's workers) would otherwise take our
-    jobs or flush them away. On a dedicated CI Redis this changes nothing else.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        return url
-    return urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
-
-
 @pytest.fixture
-def e2e_redis(settings):
-    url = own_redis_url(settings.effective_redis_url)
-    connection = Redis.from_url(url)
-    try:
-        connection.ping()
-    except Exception as error:  # noqa: BLE001
-        if os.environ.get("LAKU_ALLOW_NO_REDIS"):
-            pytest.skip(f"no Redis at {url}: {error}")
-        raise
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
-
-
-@pytest.fixture
-def wired(settings, fake_twilio, e2e_redis):
+def wired(settings, fake_twilio, redis_conn):
     """The test database, our Redis database, the fake Twilio's credentials (also the webhook auth
     token), for the web app and, through `runtime.reset`, for the worker's jobs."""
-    configured = fake_twilio.settings(settings, redis_url=own_redis_url(settings.effective_redis_url))
+    configured = fake_twilio.settings(settings)
     runtime.reset(configured)
     yield configured
     runtime.reset()
@@ -311,8 +279,8 @@ class World:
 
 
 @pytest.fixture
-def world(wired, fake_twilio, e2e_redis, db_factory) -> World:
-    return World(create_app(wired), wired, fake_twilio, e2e_redis, db_factory)
+def world(wired, fake_twilio, redis_conn, db_factory) -> World:
+    return World(create_app(wired), wired, fake_twilio, redis_conn, db_factory)
 
 
 def each(kinds: dict[str, int], phones=BUYERS) -> Counter:

@@ -267,3 +267,17 @@ def test_request_above_t_lots_is_refused_with_the_maximum_not_queued(db):
     db.commit()
     assert db.scalar(select(func.count(Participant.id))) == 0
     assert counters(db, session.id) == {}
+
+
+def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both(db):
+    product = builders.product(db, builders.TWO_SIZES, sku="MOQ", waitlist=True)
+    session = builders.session(db, product.id, code="WLM", target_moq=14)
+    a, c = buyer(db, 1), buyer(db, 2)
+    db.commit()
+    step(db, a, "M", 8, "WLM")
+    assert step(db, c, "M", 1, "WLM").status == "waiting"
+    reaching = step(db, a, "S", 5, "WLM")  # 13 confirmed + C's 1 M admitted = 14 = MOQ
+    assert reaching.moq_just_reached and [p.buyer_id for p in reaching.admitted] == [c.id]
+    db.commit()
+    keys = set(db.scalars(select(OutboundMessage.idempotency_key)))
+    assert {f"moq_reached:{session.id}:{a.id}", f"moq_reached:{session.id}:{c.id}"} <= keys

@@ -283,11 +283,6 @@ def test_antre_offered_by_a_refusal_waits_for_the_whole_request(client, say, db_
     assert dispatched == [messages[0][0]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an explicit ANTRE for a size that still has units free is answered 'size M is locked' "
-    "(conversation._join always renders the `waiting` text, written for locked sizes)",
-)
 def test_antre_on_a_size_that_is_not_locked_does_not_say_it_is_locked(client, say, db_factory):
     make_session(db_factory, builders.FOUR_SIZES)
     say(A, "IKUT GB1 M 5")

@@ -123,6 +123,20 @@ TEXTS: dict[str, dict[str, str]] = {
             "confirmed.\nTo withdraw: LEAVE {code}"
         ),
     },
+    "waiting_by_choice": {
+        "id": (
+            "⏳ Permintaan {quantity} pcs ukuran {size} di sesi {code} masuk antrean (urutan ke-{position}); "
+            "saat ini baru tersedia {available} pcs. BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
+            "Semua {quantity} pcs bisa masuk setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
+            "terkonfirmasi.\nBatalkan antrean: BATAL {code}"
+        ),
+        "en": (
+            "⏳ Your request for {quantity} pcs of size {size} in session {code} is waiting (number {position} "
+            "in line); only {available} pcs are free now. It is NOT confirmed yet and nothing is owed.\n"
+            "All {quantity} pcs fit once {catch_up} are ordered. We will tell you on WhatsApp once it is "
+            "confirmed.\nTo withdraw: LEAVE {code}"
+        ),
+    },
     "size_locked": {
         "id": (
             "🔒 Ukuran {size} di sesi {code} sedang terkunci supaya ukuran tetap seimbang per grosir. "
