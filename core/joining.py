@@ -300,18 +300,38 @@ def _notify_moq_reached(db: Session, session: GroupSession) -> None:
 
 
 def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: datetime) -> list[Participant]:
-    """Admit waiting requests that fit now (oldest first), in the caller's transaction."""
-    if not view.allocations:
+    """Admit waiting requests that fit now (oldest first), in the caller's transaction.
+
+    Loads only the requests that could fit, not the whole line (a long line must not slow every join):
+    caps never fall when a size gains units, so size v can take at most `cap_v(ordered + waiting) - o_v`
+    units now, hence at most that many of its oldest requests (a size's line is first come first served).
+    """
+    if not view.allocations or not any(view.waiting.values()):
         return []
-    waiting = list(
-        db.scalars(
-            select(Participant)
-            .where(Participant.session_id == session.id, Participant.status == ParticipantStatus.WAITING)
-            .order_by(Participant.id)
+    everything_admitted = {size: view.ordered.get(size, 0) + view.waiting.get(size, 0) for size in view.allocations}
+    variant_of = {v.size: v.id for v in view.product.variants}
+    waiting: list[Participant] = []
+    for size in view.allocations:
+        if not view.waiting.get(size):
+            continue
+        ceiling = allocation.size_availability(
+            size, view.allocations, everything_admitted, view.product.lead_lots, view.product.allocation_policy
         )
-    )
+        most = (ceiling.cap or 0) - view.ordered.get(size, 0)
+        if most > 0:
+            waiting += db.scalars(
+                select(Participant)
+                .where(
+                    Participant.session_id == session.id,
+                    Participant.variant_id == variant_of[size],
+                    Participant.status == ParticipantStatus.WAITING,
+                )
+                .order_by(Participant.id)
+                .limit(most)
+            )
     if not waiting:
         return []
+    waiting.sort(key=lambda p: p.id)
     size_of = {v.id: v.size for v in view.product.variants}
     requests = [WaitingRequest(p.id, size_of[p.variant_id], p.quantity) for p in waiting]
     chosen = allocation.admit_waiting(

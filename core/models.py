@@ -231,6 +231,7 @@ class Participant(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("total = quantity * unit_price", name="total_matches"),
         Index("ix_participants_session_status", "session_id", "status"),
+        Index("ix_participants_session_variant_status", "session_id", "variant_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
