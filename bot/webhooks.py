@@ -94,6 +94,10 @@ def inbound_whatsapp():
             if reply is not None:
                 break
         except DBAPIError as error:
+            if error.connection_invalidated and _attempt < 2:
+                # The connection died (database restart, failover); nothing was committed: try again.
+                log.warning("inbound %s: database connection lost, retrying", message_sid)
+                continue
             log.error("inbound %s not processed, database error: %s", message_sid, error)
             return twiml(texts.render("id", "busy"))
     if reply is None:

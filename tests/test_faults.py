@@ -258,10 +258,31 @@ def test_database_error_inside_a_request_answers_busy_and_writes_nothing(
     assert dispatched == []
 
 
-def test_connection_killed_inside_a_request_answers_busy_and_writes_nothing(
+def test_connection_killed_inside_a_request_is_retried_on_a_fresh_connection(
     requires_postgres, signed_settings, db_factory, gb1, monkeypatch
 ):
+    """A lost connection invalidates it and nothing was committed, so the webhook handles the message
+    again on a new connection: the buyer gets the normal answer, and everything is written exactly once."""
     app, _ = quiet_app(signed_settings)
-    assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypatch, kill_own_connection)
-    # The dead connection was thrown away, not handed to the next request.
+    phone = Phone(app.test_client(), "+6281200000301", "Citra")
+    before = state(db_factory)
+    form = phone.form("IKUT GB1 M 2")
+    fail_once = FailOnce(joining._bump_counter, kill_own_connection)
+    monkeypatch.setattr(joining, "_bump_counter", fail_once)
+
+    status, mimetype, reply = post(phone, form)
+
+    assert (status, mimetype) == (200, "text/xml")
+    assert JOINED in reply and BUSY not in reply
+    assert fail_once.calls >= 2  # the killed attempt and the retry
+    after = state(db_factory)
+    assert (after["inbound"], after["buyers"], after["participants"]) == (
+        before["inbound"] + 1,
+        before["buyers"] + 1,
+        before["participants"] + 1,
+    )
+    assert after["ordered_units"] == before["ordered_units"] + 2
+    # A redelivery changes nothing, and the dead connection was not handed to the next request.
+    assert post(phone, form)[2] == reply
+    assert state(db_factory) == after
     assert JOINED in Phone(app.test_client(), "+6281200000302", "Dewi").send("IKUT GB1 S 1")
