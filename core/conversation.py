@@ -49,8 +49,10 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
     previous = stored_reply(db, inbound.message_sid)
     if previous is not None:
         return previous
+    command = parse(inbound.body, inbound.button_payload)
     record = InboundMessage(
         message_sid=inbound.message_sid,
+        command=command.name,
         from_phone=inbound.from_address[:64],
         profile_name=(inbound.profile_name or "")[:200] or None,
         body=(inbound.body or "")[:4096],
@@ -60,8 +62,6 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
     db.add(record)
     db.flush()  # a concurrent duplicate blocks here on the unique MessageSid until we commit
 
-    command = parse(inbound.body, inbound.button_payload)
-    record.command = command.name
     try:
         phone = normalise(inbound.from_address, settings.default_country)
     except InvalidPhone:

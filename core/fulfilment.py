@@ -40,6 +40,7 @@ from core.clock import as_utc, format_wib
 from core.clock import now as clock_now
 from core.db import transaction
 from core.errors import Conflict, NotFound
+from core.joining import load_view
 from core.models import (
     GroupSession,
     Order,
@@ -50,7 +51,6 @@ from core.models import (
     PurchaseOrderLine,
     PurchaseOrderStatus,
     SessionStatus,
-    SessionVariantCounter,
 )
 from core.outbox import enqueue, new_message_ids
 from core.settings import Settings
@@ -226,31 +226,6 @@ def _by_buyer(participants: Iterable[Participant]) -> dict[int, list[Participant
     return dict(sorted(grouped.items()))
 
 
-def _bump_counter(
-    db: Session, session_id: int, variant_id: int, *, ordered: int = 0, waiting: int = 0
-) -> None:
-    changed = rows_changed(
-        db,
-        update(SessionVariantCounter)
-        .where(SessionVariantCounter.session_id == session_id, SessionVariantCounter.variant_id == variant_id)
-        .values(
-            ordered_units=SessionVariantCounter.ordered_units + ordered,
-            waiting_units=SessionVariantCounter.waiting_units + waiting,
-        )
-        .execution_options(synchronize_session=False),
-    )
-    if changed != 1:
-        db.add(
-            SessionVariantCounter(
-                session_id=session_id,
-                variant_id=variant_id,
-                ordered_units=max(0, ordered),
-                waiting_units=max(0, waiting),
-            )
-        )
-        db.flush()
-
-
 # --- the stock plan (pure) ------------------------------------------------------------------------------
 
 
@@ -413,6 +388,7 @@ def _settle_waitlist(
     waiting = _participants(db, session.id, ParticipantStatus.WAITING)
     if not waiting:
         return 0, 0
+    view = load_view(db, session)
     confirmed = sum(_demand(db, session.id).values())
     requests = [allocation.WaitingRequest(p.id, p.variant_id, p.quantity) for p in waiting]
     rescued = {r.key for r in allocation.rescue_at_close(requests, confirmed, session.target_moq)}
@@ -440,18 +416,8 @@ def _settle_waitlist(
         }
         if to == ParticipantStatus.CONFIRMED:
             admitted += 1
-            _bump_counter(
-                db,
-                session.id,
-                participant.variant_id,
-                ordered=participant.quantity,
-                waiting=-participant.quantity,
-            )
-            db.execute(
-                update(GroupSession)
-                .where(GroupSession.id == session.id)
-                .values(ordered_units=GroupSession.ordered_units + participant.quantity)
-                .execution_options(synchronize_session="fetch")
+            view.count(
+                db, participant.variant_id, ordered=participant.quantity, waiting=-participant.quantity
             )
             total = rupiah(participant.total)
             notify(
@@ -468,7 +434,7 @@ def _settle_waitlist(
                 **fields,
             )
         else:
-            _bump_counter(db, session.id, participant.variant_id, waiting=-participant.quantity)
+            view.count(db, participant.variant_id, waiting=-participant.quantity)
             notify(
                 db,
                 settings,
@@ -1049,9 +1015,10 @@ def cancel_session(
         text="notify_session_cancelled",
         statuses=(ParticipantStatus.CONFIRMED, ParticipantStatus.WAITING),
     )
+    view = load_view(db, session)
     for participant in _participants(db, session.id, ParticipantStatus.WAITING):
         participant.status = ParticipantStatus.NOT_ADMITTED
-        _bump_counter(db, session.id, participant.variant_id, waiting=-participant.quantity)
+        view.count(db, participant.variant_id, waiting=-participant.quantity)
     if po is not None and po.status in (PurchaseOrderStatus.REQUESTED, PurchaseOrderStatus.CONFIRMED):
         notify(
             db,

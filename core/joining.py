@@ -56,6 +56,27 @@ class SessionView:
     ordered: dict[str, int]
     waiting: dict[str, int]
     states: dict[str, SizeAvailability]
+    counters: dict[int, SessionVariantCounter] = field(default_factory=dict)  # by variant id
+
+    def count(self, db: Session, variant_id: int, ordered: int = 0, waiting: int = 0) -> None:
+        """Add to one size's confirmed and waiting units: its counter row, the session's total and this
+        view, together, so they never disagree."""
+        counter = self.counters.get(variant_id)
+        if counter is None:
+            counter = SessionVariantCounter(
+                session_id=self.session.id, variant_id=variant_id, ordered_units=0, waiting_units=0
+            )
+            db.add(counter)
+            self.counters[variant_id] = counter
+        counter.ordered_units += ordered
+        counter.waiting_units += waiting
+        self.session.ordered_units += ordered
+        size = next(v.size for v in self.product.variants if v.id == variant_id)
+        self.ordered[size] += ordered
+        self.waiting[size] += waiting
+        self.states = allocation.availability(
+            self.allocations, self.ordered, self.product.lead_lots, self.product.allocation_policy, self.sizes
+        )
 
     def catch_up(self, size: str, quantity: int = 1) -> list[CatchUp] | None:
         return allocation.catch_up_needed(
@@ -105,9 +126,11 @@ def load_view(db: Session, session: GroupSession) -> SessionView:
     by_id = {v.id: v.size for v in product.variants}
     ordered = {size: 0 for size in by_id.values()}
     waiting = {size: 0 for size in by_id.values()}
+    counters = {}
     for counter in db.scalars(
         select(SessionVariantCounter).where(SessionVariantCounter.session_id == session.id)
     ):
+        counters[counter.variant_id] = counter
         ordered[by_id[counter.variant_id]] = counter.ordered_units
         waiting[by_id[counter.variant_id]] = counter.waiting_units
     allocations = product_allocations(product)
@@ -115,7 +138,7 @@ def load_view(db: Session, session: GroupSession) -> SessionView:
     states = allocation.availability(
         allocations, ordered, product.lead_lots, product.allocation_policy, sizes=sizes
     )
-    return SessionView(session, product, allocations, sizes, ordered, waiting, states)
+    return SessionView(session, product, allocations, sizes, ordered, waiting, states, counters)
 
 
 def _variant(view: SessionView, size: str) -> Variant:
@@ -124,20 +147,6 @@ def _variant(view: SessionView, size: str) -> Variant:
         if variant.size == wanted:
             return variant
     raise Refusal("unknown_size", size=wanted, code=view.session.code, sizes=", ".join(view.sizes))
-
-
-def _bump_counter(db: Session, session_id: int, variant_id: int, ordered: int = 0, waiting: int = 0) -> None:
-    counter = db.get(SessionVariantCounter, (session_id, variant_id))
-    if counter is None:
-        db.add(
-            SessionVariantCounter(
-                session_id=session_id, variant_id=variant_id, ordered_units=ordered, waiting_units=waiting
-            )
-        )
-    else:
-        counter.ordered_units += ordered
-        counter.waiting_units += waiting
-    db.flush()
 
 
 def _check_quantity(quantity: int) -> None:
@@ -188,19 +197,18 @@ def join(
             )
 
     if state.accepts(quantity):
-        participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
-        view.ordered[variant.size] += quantity
-        admitted = _admit_waiting(db, session, view, at)
+        participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
+        admitted = _admit_waiting(db, view, at)
         # After admissions, so buyers admitted by this join are among those told the MOQ is reached.
         moq_just_reached = _after_confirmed_change(db, session, at)
-        return JoinResult("joined", participant, load_view(db, session), moq_just_reached, admitted=admitted)
+        return JoinResult("joined", participant, view, moq_just_reached, admitted=admitted)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
     if waitlist_possible and (wait or state.locked):
         catch_up = view.catch_up(variant.size, quantity)
         if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
             raise Refusal("size_full_for_good", size=variant.size, code=session.code)
-        participant = _add_participant(db, session, buyer, variant, quantity, ParticipantStatus.WAITING, at)
+        participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
         position = db.scalar(
             select(func.count(Participant.id)).where(
                 Participant.session_id == session.id,
@@ -209,7 +217,7 @@ def join(
                 Participant.id <= participant.id,
             )
         )
-        return JoinResult("waiting", participant, load_view(db, session), position=position)
+        return JoinResult("waiting", participant, view, position=position)
 
     if wait and not waitlist_possible:
         raise Refusal("waitlist_off", code=session.code, size=variant.size, available=state.available or 0)
@@ -230,7 +238,7 @@ def join(
 
 def _add_participant(
     db: Session,
-    session: GroupSession,
+    view: SessionView,
     buyer: Buyer,
     variant: Variant,
     quantity: int,
@@ -238,6 +246,7 @@ def _add_participant(
     at: datetime,
 ) -> Participant:
     confirmed = status == ParticipantStatus.CONFIRMED
+    session = view.session
     participant = Participant(
         session_id=session.id,
         buyer_id=buyer.id,
@@ -250,26 +259,25 @@ def _add_participant(
         joined_at=at if confirmed else None,
     )
     db.add(participant)
+    view.count(db, variant.id, ordered=quantity if confirmed else 0, waiting=0 if confirmed else quantity)
     db.flush()
-    _bump_counter(
-        db, session.id, variant.id, ordered=quantity if confirmed else 0, waiting=0 if confirmed else quantity
-    )
-    if confirmed:
-        session.ordered_units += quantity
-        db.flush()
     return participant
 
 
 def _after_confirmed_change(db: Session, session: GroupSession, at: datetime) -> bool:
     """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now."""
+    # The session row is locked, so its status is current: skip the UPDATE when nothing can change.
     if session.ordered_units >= session.target_moq:
+        if session.status != SessionStatus.FORMING:
+            return False
         reached = transition(
             db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
         )
         if reached:
             _notify_moq_reached(db, session)
         return reached
-    transition(db, session.id, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
+    if session.status == SessionStatus.MOQ_REACHED:
+        transition(db, session.id, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
     return False
 
 
@@ -299,7 +307,7 @@ def _notify_moq_reached(db: Session, session: GroupSession) -> None:
         )
 
 
-def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: datetime) -> list[Participant]:
+def _admit_waiting(db: Session, view: SessionView, at: datetime) -> list[Participant]:
     """Admit waiting requests that fit now (oldest first), in the caller's transaction.
 
     Loads only the requests that could fit, not the whole line (a long line must not slow every join):
@@ -308,14 +316,21 @@ def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: da
     """
     if not view.allocations or not any(view.waiting.values()):
         return []
-    everything_admitted = {size: view.ordered.get(size, 0) + view.waiting.get(size, 0) for size in view.allocations}
+    session = view.session
+    everything_admitted = {
+        size: view.ordered.get(size, 0) + view.waiting.get(size, 0) for size in view.allocations
+    }
     variant_of = {v.size: v.id for v in view.product.variants}
     waiting: list[Participant] = []
     for size in view.allocations:
         if not view.waiting.get(size):
             continue
         ceiling = allocation.size_availability(
-            size, view.allocations, everything_admitted, view.product.lead_lots, view.product.allocation_policy
+            size,
+            view.allocations,
+            everything_admitted,
+            view.product.lead_lots,
+            view.product.allocation_policy,
         )
         most = (ceiling.cap or 0) - view.ordered.get(size, 0)
         if most > 0:
@@ -343,15 +358,7 @@ def _admit_waiting(db: Session, session: GroupSession, view: SessionView, at: da
         participant = by_id[request.key]
         participant.status = ParticipantStatus.CONFIRMED
         participant.joined_at = at
-        _bump_counter(
-            db,
-            session.id,
-            participant.variant_id,
-            ordered=participant.quantity,
-            waiting=-participant.quantity,
-        )
-        session.ordered_units += participant.quantity
-        view.ordered[request.size] += participant.quantity
+        view.count(db, participant.variant_id, ordered=participant.quantity, waiting=-participant.quantity)
         admitted.append(participant)
         buyer = db.get(Buyer, participant.buyer_id)
         assert buyer is not None
@@ -393,24 +400,23 @@ def leave(db: Session, *, session_code: str, buyer: Buyer, at: datetime | None =
         raise Refusal("not_in_session", code=session.code)
     if not is_open(session, at):
         raise Refusal("leave_closed", code=session.code)
+    view = load_view(db, session)
     released = withdrawn = 0
     for participant in mine:
         participant.left_at = at
         if participant.status == ParticipantStatus.CONFIRMED:
             participant.status = ParticipantStatus.LEFT
             released += participant.quantity
-            _bump_counter(db, session.id, participant.variant_id, ordered=-participant.quantity)
+            view.count(db, participant.variant_id, ordered=-participant.quantity)
         else:
             participant.status = ParticipantStatus.WITHDRAWN
             withdrawn += participant.quantity
-            _bump_counter(db, session.id, participant.variant_id, waiting=-participant.quantity)
-    session.ordered_units -= released
+            view.count(db, participant.variant_id, waiting=-participant.quantity)
     db.flush()
-    view = load_view(db, session)
     # Released units raise caps; a withdrawn request may have been blocking the line for its size.
-    admitted = _admit_waiting(db, session, view, at)
+    admitted = _admit_waiting(db, view, at)
     _after_confirmed_change(db, session, at)
-    return LeaveResult(released, withdrawn, load_view(db, session) if admitted else view, admitted)
+    return LeaveResult(released, withdrawn, view, admitted)
 
 
 def buyer_participations(db: Session, buyer: Buyer, limit: int = 15) -> list[Participant]:

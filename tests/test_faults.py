@@ -186,7 +186,7 @@ def test_connections_dropped_between_requests_are_replaced(
 
 
 class FailOnce:
-    """Wraps `joining._bump_counter` (called after the participant row is flushed, mid-transaction)."""
+    """Wraps `joining._add_participant`: fails right after the participant row is written, mid-transaction."""
 
     def __init__(self, original, fail):
         self.original = original
@@ -195,9 +195,10 @@ class FailOnce:
 
     def __call__(self, db, *args, **kwargs):
         self.calls += 1
+        result = self.original(db, *args, **kwargs)
         if self.calls == 1:
             self.fail(db)
-        return self.original(db, *args, **kwargs)
+        return result
 
 
 def raise_operational_error(db):
@@ -222,8 +223,8 @@ def assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypa
     phone = Phone(app.test_client(), "+6281200000301", "Citra")
     before = state(db_factory)
     form = phone.form("IKUT GB1 M 2")
-    fail_once = FailOnce(joining._bump_counter, fail)
-    monkeypatch.setattr(joining, "_bump_counter", fail_once)
+    fail_once = FailOnce(joining._add_participant, fail)
+    monkeypatch.setattr(joining, "_add_participant", fail_once)
 
     status, mimetype, reply = post(phone, form)
 
@@ -267,8 +268,8 @@ def test_connection_killed_inside_a_request_is_retried_on_a_fresh_connection(
     phone = Phone(app.test_client(), "+6281200000301", "Citra")
     before = state(db_factory)
     form = phone.form("IKUT GB1 M 2")
-    fail_once = FailOnce(joining._bump_counter, kill_own_connection)
-    monkeypatch.setattr(joining, "_bump_counter", fail_once)
+    fail_once = FailOnce(joining._add_participant, kill_own_connection)
+    monkeypatch.setattr(joining, "_add_participant", fail_once)
 
     status, mimetype, reply = post(phone, form)
 
