@@ -7,7 +7,9 @@ from core.settings import ConfigError, Settings
 
 def test_defaults_are_the_embedded_setup():
     settings = Settings.from_env({})
-    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("instance/laku.db")
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "instance/laku.db"
+    )
     assert settings.redis_url is None and settings.effective_redis_url.endswith("instance/redis.sock")
     assert settings.console_transport and settings.admin_token is None and settings.default_country == "ID"
 

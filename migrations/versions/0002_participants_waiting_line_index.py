@@ -21,7 +21,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_participants_session_variant_status", ["session_id", "variant_id", "status", "id"], unique=False
+            "ix_participants_session_variant_status",
+            ["session_id", "variant_id", "status", "id"],
+            unique=False,
         )
 
 
