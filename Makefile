@@ -57,7 +57,8 @@ test-sqlite: setup
 	env -u DATABASE_URL REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check core bot jobs tests bench
+	$(BIN)/ruff check core bot jobs tests bench migrations
+	$(BIN)/ruff format --check core bot jobs tests bench migrations
 	$(BIN)/mypy core
 
 check: setup
