@@ -54,7 +54,7 @@ test: setup
 
 # The same suite on the embedded default's SQLite (PostgreSQL-only concurrency tests are skipped).
 test-sqlite: setup
-	env -u DATABASE_URL REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	env -u DATABASE_URL LAKU_SQLITE_RUN=1 REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check core bot jobs tests bench migrations
