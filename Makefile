@@ -61,8 +61,11 @@ lint: setup
 	$(BIN)/ruff format --check core bot jobs tests bench migrations
 	$(BIN)/mypy core
 
+# Migrate an empty database (DATABASE_URL, default a fresh SQLite file) and check models == migrations.
 check: setup
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/alembic check
+	@mkdir -p instance && rm -f instance/check.db
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///instance/check.db} $(BIN)/alembic upgrade head
+	DATABASE_URL=$${DATABASE_URL:-sqlite:///instance/check.db} $(BIN)/alembic check
 
 bench-allocation: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
