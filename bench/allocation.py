@@ -29,6 +29,7 @@ from core.allocation import (
     WaitingRequest,
     admit_waiting,
     lots_needed,
+    max_request,
     rescue_at_close,
     size_availability,
 )
@@ -285,8 +286,13 @@ def simulate_session(
     out = SessionOutcome(ordered, 0)
     for index, (size, quantity, takes_available) in enumerate(buyers):
         available = size_availability(size, rule_allocations, ordered, lead, policy).available
+        too_big = policy is not None and quantity > max_request(size, rule_allocations, lead)
         if available is None or quantity <= available:
             take = quantity
+        elif too_big:  # refused outright with the maximum, as the join service does: never waits
+            if not (takes_available and available):
+                continue
+            take = available
         elif available == 0:
             if spec.waitlist:
                 waiting.append(WaitingRequest(index, size, quantity))
