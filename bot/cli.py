@@ -153,6 +153,53 @@ def set_stock(sku: str, on_hand: int) -> None:
         _fail(error)
 
 
+def _fulfil(action, code: str):
+    """Run one fulfilment step in a transaction, then hand its messages to the queue (as the API does)."""
+    from core.outbox import new_message_ids
+
+    try:
+        with _db() as db:
+            result = action(db, code, current_app.config["LAKU_SETTINGS"])
+            ids = new_message_ids(db)
+    except DomainError as error:
+        _fail(error)
+    if ids:
+        current_app.config["LAKU_DISPATCH"](ids)
+    return result
+
+
+@laku.command("close")
+@click.argument("code")
+def close(code: str) -> None:
+    """Process a session now (joining ends), as the expiry sweep would."""
+    from core import fulfilment
+
+    outcome = _fulfil(fulfilment.close_session_now, code.upper())
+    click.echo(f"session {code.upper()}: {outcome.result}")
+
+
+@laku.command("cancel")
+@click.argument("code")
+def cancel(code: str) -> None:
+    """Cancel a session; buyers are told nothing is owed."""
+    from core import fulfilment
+
+    session = _fulfil(fulfilment.cancel_session, code.upper())
+    click.echo(f"session {session.code}: {session.status}")
+
+
+@laku.command("receive-po")
+@click.argument("code")
+def receive_po(code: str) -> None:
+    """The factory's goods arrived: into the warehouse, then one order per buyer."""
+    from core import fulfilment
+
+    outcome = _fulfil(fulfilment.receive_purchase_order, code.upper())
+    click.echo(
+        f"purchase order {outcome.purchase_order_code}: received, {outcome.orders} orders for {outcome.session_code}"
+    )
+
+
 def _reply_text(twiml: str) -> str:
     try:
         root = ElementTree.fromstring(twiml)

@@ -253,3 +253,44 @@ def test_create_factory_needs_a_name(cli, db_factory):
     assert result.exit_code == 1
     assert "Error: name: must not be empty" in result.output
     assert counts(db_factory)["factories"] == 0
+
+
+def test_close_receive_and_cancel_from_the_command_line(cli, app, db_factory):
+    from core.models import GroupSession, Order, PurchaseOrder, PurchaseOrderLine, Variant
+    from tests.chat import Phone
+
+    assert cli("demo").exit_code == 0
+    client = app.test_client()
+    # KAOS1: 2 S + 5 M + 4 L + 1 XL a lot, MOQ 24: two lots' worth of joins from two buyers
+    for number, joins in (("+6281200000011", ["S 4", "M 10"]), ("+6281200000012", ["L 8", "XL 2"])):
+        phone = Phone(client, number)
+        for join in joins:
+            assert "Tercatat" in phone.send(f"IKUT KAOS1 {join}")
+
+    closed = cli("close", "kaos1")
+    assert closed.exit_code == 0, closed.output
+    assert closed.output.strip() == "session KAOS1: pending_stock"
+    with db_factory() as db:
+        lines = dict(
+            db.execute(
+                select(Variant.size, PurchaseOrderLine.quantity).join(
+                    Variant, Variant.id == PurchaseOrderLine.variant_id
+                )
+            ).all()
+        )
+        po_code = db.scalar(select(PurchaseOrder.code))
+    assert lines == {"S": 4, "M": 10, "L": 8, "XL": 2}
+
+    received = cli("receive-po", po_code)
+    assert received.exit_code == 0, received.output
+    assert received.output.strip() == f"purchase order {po_code}: received, 4 orders for KAOS1"
+    again = cli("receive-po", po_code)
+    assert again.exit_code != 0 and "already" in again.output
+
+    cancelled = cli("cancel", "FLANEL1")
+    assert cancelled.exit_code == 0 and cancelled.output.strip() == "session FLANEL1: cancelled"
+    assert cli("cancel", "NOPE1").exit_code != 0
+    with db_factory() as db:
+        statuses = dict(db.execute(select(GroupSession.code, GroupSession.status)).all())
+        assert statuses == {"KAOS1": "orders_created", "FLANEL1": "cancelled"}
+        assert db.scalar(select(func.count(Order.id))) == 4
