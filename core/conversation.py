@@ -326,8 +326,11 @@ def _status(db, buyer, command, language):
 
 
 def _address(db, buyer, command, language):
-    buyers.set_address(db, buyer, command.text)
-    return texts.render(language, "address_saved", address=command.text)
+    completed = buyers.set_address(db, buyer, command.text)
+    text = texts.render(language, "address_saved", address=command.text)
+    if completed:
+        text += texts.render(language, "address_orders_completed", orders=completed)
+    return text
 
 
 HANDLERS = {

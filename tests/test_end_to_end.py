@@ -398,6 +398,14 @@ def test_whole_loop_from_joins_to_orders_through_the_factory(world, fake_twilio)
     )
     assert "Dikirim ke: Jl. Mawar 1, Depok" in orders_text[A]
     assert all("ALAMAT <alamat lengkap>" in orders_text[p] for p in (B, C, D))
+    # B sends the address afterwards: the orders waiting for one get it, and B is told so.
+    reply = world.phone(B).say("ALAMAT Jl. Kenanga 7, Bogor")
+    assert reply.endswith("Alamat ini dipakai untuk 2 pesanan Anda yang menunggu alamat.")
+    with world.db_factory() as db:
+        rows = db.execute(
+            select(Order.needs_address, Order.delivery_address).join(Buyer).where(Buyer.phone == B)
+        ).all()
+    assert len(rows) == 2 and set(rows) == {(False, "Jl. Kenanga 7, Bogor")}
 
 
 def test_enough_stock_creates_orders_at_once_without_the_factory(world, fake_twilio):

@@ -235,6 +235,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "📍 Alamat pengiriman disimpan: {address}",
         "en": "📍 Delivery address saved: {address}",
     },
+    "address_orders_completed": {
+        "id": "\nAlamat ini dipakai untuk {orders} pesanan Anda yang menunggu alamat.",
+        "en": "\nIt is now on {orders} of your orders that were waiting for an address.",
+    },
     "left": {
         "id": "Anda keluar dari sesi {code}: {released} pcs dilepas{withdrawn_note}. Tidak ada yang perlu dibayar untuk itu.",
         "en": "You left session {code}: {released} pcs released{withdrawn_note}. Nothing is owed for them.",
