@@ -890,16 +890,18 @@ def sweep_due_sessions(
     """
     at = now or clock_now()
     result = SweepResult()
-    tried: set[int] = set()
+    left: set[int] = set()  # sessions this sweep left for the next one (closed ones are no longer due)
     tripped: _Tripped | None = None
     while True:
         with transaction(factory) as db:
-            batch = claim_due_sessions(db, at, batch_size, exclude=tried)
+            batch = claim_due_sessions(db, at, batch_size, exclude=left)
             if not batch:
                 return result
+            # Every sweep takes inventory row locks in (product, variant) order, so two workers closing
+            # sessions of the same products wait for each other but never deadlock.
+            batch.sort(key=lambda session: (session.product_id, session.id))
             ids = new_message_ids(db)
             for session in batch:
-                tried.add(session.id)
                 code = session.code
                 port = tripped or (warehouse(db) if warehouse else warehouse_for(settings, db))
                 try:
@@ -907,6 +909,7 @@ def sweep_due_sessions(
                         outcome = close_session(db, session, port, settings, now=at)
                 except (WarehouseUnavailable, InsufficientStock) as error:
                     new_message_ids(db)  # messages of the rolled-back savepoint never existed
+                    left.add(session.id)
                     if isinstance(error, WarehouseUnavailable):
                         tripped = tripped or _Tripped(error.message)
                     log.warning("session %s left for the next sweep: %s", code, error)
@@ -915,6 +918,7 @@ def sweep_due_sessions(
                     continue
                 except Exception as error:  # noqa: BLE001 - one broken session must not stop the others
                     new_message_ids(db)
+                    left.add(session.id)
                     log.exception("closing session %s failed", code)
                     record_retry(db, session.id, f"{type(error).__name__}: {error}")
                     result.retry_later[code] = f"{type(error).__name__}: {error}"

@@ -11,15 +11,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from core.clock import now
 from core.models import OutboundMessage, OutboundStatus
 
 _NEW_IDS = "laku_new_outbox_ids"
+
+# The same SQL on PostgreSQL and SQLite (3.35+: ON CONFLICT ... DO NOTHING and RETURNING). Written as text()
+# because SQLAlchemy caches its compiled form; the dialects' insert().on_conflict_do_nothing() constructs
+# have no cache key (SQLAlchemy issue #10445) and were compiled again for every message.
+_INSERT = (
+    text(
+        "INSERT INTO outbound_messages (idempotency_key, to_phone, kind, body, content_sid, content_variables, "
+        "status, attempts, session_id, purchase_order_id, created_at, updated_at) "
+        "VALUES (:key, :to_phone, :kind, :body, :content_sid, :content_variables, :status, 0, :session_id, "
+        ":purchase_order_id, :stamp, :stamp) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    )
+    .bindparams(bindparam("stamp", type_=OutboundMessage.__table__.c.created_at.type))
+    .columns(id=Integer)
+)
 
 
 def enqueue(
@@ -35,30 +48,23 @@ def enqueue(
     purchase_order_id: int | None = None,
 ) -> int | None:
     """Add a message to the outbox once per `key`. Returns its id, or None if the key was already used."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stamp = now()
-    statement = (
-        insert(OutboundMessage)
-        .values(
-            idempotency_key=key,
-            to_phone=to_phone,
-            kind=kind,
-            body=body,
-            content_sid=content_sid,
-            content_variables=json.dumps(content_variables, ensure_ascii=False)
+    message_id = db.execute(
+        _INSERT,
+        {
+            "key": key,
+            "to_phone": to_phone,
+            "kind": kind,
+            "body": body,
+            "content_sid": content_sid,
+            "content_variables": json.dumps(content_variables, ensure_ascii=False)
             if content_variables
             else None,
-            status=OutboundStatus.QUEUED,
-            attempts=0,
-            session_id=session_id,
-            purchase_order_id=purchase_order_id,
-            created_at=stamp,
-            updated_at=stamp,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboundMessage.id)
-    )
-    message_id = db.execute(statement).scalar_one_or_none()
+            "status": OutboundStatus.QUEUED,
+            "session_id": session_id,
+            "purchase_order_id": purchase_order_id,
+            "stamp": now(),
+        },
+    ).scalar_one_or_none()
     if message_id is not None:
         db.info.setdefault(_NEW_IDS, []).append(message_id)
     return message_id
