@@ -60,7 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, insert, text
-from sqlalchemy.engine import make_url
+
+from bench import database
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results" / "expiry.json"
@@ -482,21 +483,8 @@ def maintenance(url: str) -> None:
 
 
 def create_database(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
     global MIGRATED_DUE_INDEX
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=APP_ROOT,
-        env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(APP_ROOT)},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    url = database.create_database(admin_url, DB_NAME, APP_ROOT)
     engine = create_engine(url)
     with engine.connect() as connection:
         MIGRATED_DUE_INDEX = bool(
@@ -509,14 +497,7 @@ def create_database(admin_url: str) -> str:
 
 
 def drop_database(admin_url: str) -> None:
-    from core import db as core_db
-
-    for engine in core_db._engines.values():
-        engine.dispose()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
+    database.drop_database(admin_url, DB_NAME)
 
 
 def machine(url: str, redis_url: str) -> dict:

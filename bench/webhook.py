@@ -54,9 +54,9 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 from sqlalchemy import create_engine, event, func, insert, select, text
-from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
+from bench import database
 from bench.webhook_app import PING_PATH
 from bench.webhook_load import NO_ANSWER, NOT_SENT, LoadGenerator, Outcome, Request, RunResult
 
@@ -234,31 +234,11 @@ def summarise(result: RunResult, tags: set[str] | None = None) -> dict:
 
 
 def create_database(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return url
+    return database.create_database(admin_url, DB_NAME)
 
 
 def drop_database(admin_url: str) -> None:
-    from core import db as core_db
-
-    for engine in core_db._engines.values():
-        engine.dispose()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
+    database.drop_database(admin_url, DB_NAME)
 
 
 def seed(url: str, params: Params) -> dict:
