@@ -35,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from core import allocation
+from core import allocation, payments
 from core.clock import as_utc, format_wib
 from core.clock import now as clock_now
 from core.db import transaction
@@ -545,6 +545,7 @@ def _create_orders(
         orders[participant.buyer_id].append((order, participant))
         created += 1
     db.flush()
+    payment_links = payments.payment_links_for(settings)
     for buyer_id, pairs in sorted(orders.items()):
         buyer = pairs[0][1].buyer
         language = buyer.language
@@ -566,6 +567,13 @@ def _create_orders(
             if address
             else render(language, "order_address_missing")
         )
+        link = payment_links.link_for(
+            reference=f"{session.code}-{buyer_id}",
+            buyer_phone=buyer.phone,
+            amount=sum(order.amount_due for order, _ in pairs),
+        )
+        if link:
+            address_note += render(language, "order_payment_link", link=link)
         notify(
             db,
             settings,

@@ -331,6 +331,40 @@ def test_order_message_is_in_the_buyers_language(db, settings):
     assert "Reply: ADDRESS <full address>" in message.body
 
 
+def test_order_message_carries_a_payment_link_when_a_provider_is_plugged_in(db, settings, monkeypatch):
+    from core import payments
+
+    asked = []
+
+    class FakeProvider:
+        def link_for(self, *, reference, buyer_phone, amount):
+            asked.append((reference, buyer_phone, amount))
+            return f"https://pay.example/{reference}"
+
+    monkeypatch.setattr(payments, "payment_links_for", lambda settings: FakeProvider())
+    product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=150_000)
+    someone = buyer(db, address="Jl. Mawar 1, Depok")
+    add_join(db, session, someone, "S", 1)
+    add_join(db, session, someone, "M", 1)
+    set_stock(db, product, S=1, M=1)
+    expire(db, session)
+    close(db, settings, session)
+    [message] = messages(db)
+    assert asked == [(f"GB1-{someone.id}", someone.phone, 300_000)]
+    assert message.body.endswith(f"Bayar di sini: https://pay.example/GB1-{someone.id}")
+
+
+def test_without_a_payment_provider_the_order_states_the_amount_due_only(db, settings):
+    product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=150_000)
+    someone = buyer(db, address="Jl. Mawar 1, Depok")
+    add_join(db, session, someone, "S", 2)
+    set_stock(db, product, S=2, M=0)
+    expire(db, session)
+    close(db, settings, session)
+    [message] = messages(db)
+    assert "Total tagihan: Rp 300.000." in message.body and "Bayar" not in message.body
+
+
 # --- no or partial stock: a purchase order for whole lots -----------------------------------------------
 
 
