@@ -35,15 +35,6 @@ JOB_WHAT_IFS = ("exclude-failed", "sorted-batch", "batch1", "cached-insert")
 WHAT_IFS = (*JOB_WHAT_IFS, "partial-index")
 
 
-def enqueue_cached(db, **message: Any) -> int | None:
-    """The "cached-insert" what-if. The cacheable statement it proposed is `core.outbox.enqueue` itself
-    since it was applied (see bench/expiry.md), so the switch now runs production code: "as is" and "with
-    it" measure the same thing, and the experiments keep their shape."""
-    from core import outbox
-
-    return outbox.enqueue(db, **message)
-
-
 def timed_sweep() -> dict[str, Any]:
     from core import fulfilment
     from jobs import expiry
@@ -53,7 +44,6 @@ def timed_sweep() -> dict[str, Any]:
         "claim": fulfilment.claim_due_sessions,
         "close": fulfilment.close_session,
         "sweep": fulfilment.sweep_due_sessions,
-        "enqueue": fulfilment.enqueue,
         "dispatch": expiry._dispatch,
     }
     claims: list[tuple[int, int, float]] = []  # (len(exclude), sessions claimed, seconds)
@@ -100,8 +90,6 @@ def timed_sweep() -> dict[str, Any]:
     expiry._dispatch = dispatch_timed  # type: ignore[assignment]
     if "batch1" in what_if:
         fulfilment.sweep_due_sessions = functools.partial(originals["sweep"], batch_size=1)  # type: ignore[assignment]
-    if "cached-insert" in what_if:
-        fulfilment.enqueue = enqueue_cached  # type: ignore[assignment]
     started_wall, started = time.time(), time.perf_counter()
     try:
         result = expiry.sweep_expired_sessions()
@@ -110,7 +98,6 @@ def timed_sweep() -> dict[str, Any]:
         fulfilment.claim_due_sessions = originals["claim"]  # type: ignore[assignment]
         fulfilment.close_session = originals["close"]  # type: ignore[assignment]
         fulfilment.sweep_due_sessions = originals["sweep"]  # type: ignore[assignment]
-        fulfilment.enqueue = originals["enqueue"]  # type: ignore[assignment]
         expiry._dispatch = originals["dispatch"]  # type: ignore[assignment]
     return {
         "result": result,

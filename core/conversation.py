@@ -73,7 +73,7 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
         text = _factory_command(db, factory, command, settings)
     else:
         buyer = _buyer(db, phone, inbound.profile_name, command)
-        text = _buyer_command(db, buyer, command)
+        text = _buyer_command(db, buyer, command, settings)
     record.reply = _fit(text)
     return Reply(record.reply)
 
@@ -111,7 +111,7 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
     )
 
 
-def _buyer_command(db: Session, buyer: Buyer, command: Command) -> str:
+def _buyer_command(db: Session, buyer: Buyer, command: Command, settings: Settings) -> str:
     language = command.language or buyer.language
     if command.error:
         return texts.render(
@@ -128,7 +128,7 @@ def _buyer_command(db: Session, buyer: Buyer, command: Command) -> str:
         return texts.render(language, key, word=command.word)
     savepoint = db.begin_nested()
     try:
-        text = handler(db, buyer, command, language)
+        text = handler(db, buyer, command, language, settings)
     except Refusal as refusal:
         savepoint.rollback()
         return render_refusal(language, refusal)
@@ -159,12 +159,12 @@ def describe_catch_up(language: str, needs: list[CatchUp] | None) -> str:
     return ", ".join(parts[:-1]) + texts.render(language, "catch_up_and") + parts[-1]
 
 
-def _menu(db, buyer, command, language):
+def _menu(db, buyer, command, language, settings):
     name = f" {buyer.name}" if buyer.name else ""
     return texts.render(language, "menu", name=name)
 
 
-def _list(db, buyer, command, language):
+def _list(db, buyer, command, language, settings):
     sessions = joining.open_sessions(db)
     if not sessions:
         return texts.render(language, "list_none")
@@ -227,12 +227,12 @@ def describe_session(language: str, view: SessionView) -> str:
     return "\n".join(lines)
 
 
-def _info(db, buyer, command, language):
+def _info(db, buyer, command, language, settings):
     session = joining.find_session(db, command.code)
     return describe_session(language, joining.load_view(db, session))
 
 
-def _join(db, buyer, command, language):
+def _join(db, buyer, command, language, settings):
     result = joining.join(
         db,
         session_code=command.code,
@@ -240,6 +240,7 @@ def _join(db, buyer, command, language):
         size=command.size,
         quantity=command.quantity,
         wait=command.name == "wait",
+        settings=settings,
     )
     session, product = result.view.session, result.view.product
     participant = result.participant
@@ -277,8 +278,8 @@ def _join(db, buyer, command, language):
     )
 
 
-def _leave(db, buyer, command, language):
-    result = joining.leave(db, session_code=command.code, buyer=buyer)
+def _leave(db, buyer, command, language, settings):
+    result = joining.leave(db, session_code=command.code, buyer=buyer, settings=settings)
     withdrawn_note = (
         texts.render(language, "left_withdrawn", units=result.withdrawn_units)
         if result.withdrawn_units
@@ -293,7 +294,7 @@ def _leave(db, buyer, command, language):
     )
 
 
-def _status(db, buyer, command, language):
+def _status(db, buyer, command, language, settings):
     participations = joining.buyer_participations(db, buyer)
     if not participations:
         return texts.render(language, "status_none")
@@ -325,7 +326,7 @@ def _status(db, buyer, command, language):
     return "\n".join(lines)
 
 
-def _address(db, buyer, command, language):
+def _address(db, buyer, command, language, settings):
     completed = buyers.set_address(db, buyer, command.text)
     text = texts.render(language, "address_saved", address=command.text)
     if completed:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import now as clock_now
 from core.errors import NotFound
-from core.fulfilment import Notice, find_purchase_order, notify
+from core.fulfilment import find_purchase_order
 from core.models import (
     Buyer,
     Factory,
@@ -34,6 +34,7 @@ from core.models import (
     PurchaseOrderStatus,
     SessionStatus,
 )
+from core.notifications import Notice, notify
 from core.settings import Settings
 from core.texts import render
 from core.transitions import rows_changed

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -52,7 +52,8 @@ from core.models import (
     PurchaseOrderStatus,
     SessionStatus,
 )
-from core.outbox import enqueue, new_message_ids
+from core.notifications import Notice, notify
+from core.outbox import new_message_ids
 from core.settings import Settings
 from core.texts import render, rupiah
 from core.transitions import rows_changed, transition
@@ -69,63 +70,6 @@ log = logging.getLogger(__name__)
 
 DUE_STATES = (SessionStatus.FORMING, SessionStatus.MOQ_REACHED)
 CANCELLABLE_STATES = (SessionStatus.FORMING, SessionStatus.MOQ_REACHED, SessionStatus.PENDING_STOCK)
-
-
-class Notice:
-    """Notification types. Each may have an approved template: env `TWILIO_CONTENT_SID_<TYPE>`."""
-
-    WAITLIST_ADMITTED = "WAITLIST_ADMITTED"
-    NOT_ADMITTED = "NOT_ADMITTED"
-    SESSION_FAILED = "SESSION_FAILED"
-    WAITING_FOR_STOCK = "WAITING_FOR_STOCK"
-    ORDER_CREATED = "ORDER_CREATED"
-    SESSION_CANCELLED = "SESSION_CANCELLED"
-    FACTORY_CONFIRMED = "FACTORY_CONFIRMED"
-    FACTORY_DECLINED = "FACTORY_DECLINED"
-    STOCK_SHIPPED = "STOCK_SHIPPED"
-    FACTORY_PO = "FACTORY_PO"
-    FACTORY_REMINDER = "FACTORY_REMINDER"
-    FACTORY_PO_CANCELLED = "FACTORY_PO_CANCELLED"
-    ADMIN_ALERT = "ADMIN_ALERT"
-
-
-def notify(
-    db: Session,
-    settings: Settings,
-    *,
-    notice: str,
-    key: str,
-    to_phone: str,
-    language: str,
-    text: str,
-    variables: Sequence[object] = (),
-    session_id: int | None = None,
-    purchase_order_id: int | None = None,
-    **fields: object,
-) -> int | None:
-    """One outbox message, once per `key`. The body is always rendered (logs, console, free-text fallback);
-    with a Content SID configured for `notice` the message is sent as that template, `variables` numbered
-    from "1"."""
-    content_sid = settings.content_sid_for(notice)
-    return enqueue(
-        db,
-        key=key,
-        to_phone=to_phone,
-        kind=notice.lower(),
-        body=render(language, text, **fields),
-        content_sid=content_sid,
-        content_variables={str(i): _template_value(v) for i, v in enumerate(variables, 1)}
-        if content_sid
-        else None,
-        session_id=session_id,
-        purchase_order_id=purchase_order_id,
-    )
-
-
-def _template_value(value: object) -> str:
-    """WhatsApp refuses template variables with line breaks: list lines become `S: 4 pcs, M: 10 pcs`."""
-    parts = (" ".join(line.strip().lstrip("•").split()) for line in str(value).splitlines())
-    return ", ".join(part for part in parts if part)
 
 
 # --- transitions and claiming ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import allocation, outbox, texts
+from core import allocation, texts
 from core.allocation import CatchUp, SizeAvailability, WaitingRequest
 from core.catalog import product_allocations
 from core.clock import as_utc, now
@@ -31,6 +31,8 @@ from core.models import (
     SessionVariantCounter,
     Variant,
 )
+from core.notifications import Notice, notify
+from core.settings import Settings
 from core.transitions import transition
 
 MAX_QUANTITY = 100  # per request; larger asks are almost always typos (e.g. "IKUT GB1 M 1000")
@@ -174,12 +176,15 @@ def join(
     quantity: int = 1,
     wait: bool = False,
     at: datetime | None = None,
+    settings: Settings | None = None,
 ) -> JoinResult:
     """Join `quantity` units of `size`, or (waitlist on) wait for a locked size.
 
     `wait=True` is the buyer's explicit `ANTRE`: wait for the whole request even if part of it is free.
+    `settings` choose the notification templates (none given: free text).
     """
     at = at or now()
+    settings = settings or Settings()
     _check_quantity(quantity)
     session, view = _open_session(db, session_code, at)
     variant = _variant(view, size)
@@ -198,9 +203,9 @@ def join(
 
     if state.accepts(quantity):
         participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
-        admitted = _admit_waiting(db, view, at)
+        admitted = _admit_waiting(db, view, at, settings)
         # After admissions, so buyers admitted by this join are among those told the MOQ is reached.
-        moq_just_reached = _after_confirmed_change(db, session, at)
+        moq_just_reached = _after_confirmed_change(db, session, at, settings)
         return JoinResult("joined", participant, view, moq_just_reached, admitted=admitted)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
@@ -264,7 +269,7 @@ def _add_participant(
     return participant
 
 
-def _after_confirmed_change(db: Session, session: GroupSession, at: datetime) -> bool:
+def _after_confirmed_change(db: Session, session: GroupSession, at: datetime, settings: Settings) -> bool:
     """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now."""
     # The session row is locked, so its status is current: skip the UPDATE when nothing can change.
     if session.ordered_units >= session.target_moq:
@@ -274,7 +279,7 @@ def _after_confirmed_change(db: Session, session: GroupSession, at: datetime) ->
             db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
         )
         if reached:
-            _notify_moq_reached(db, session)
+            _notify_moq_reached(db, session, settings)
         return reached
     if session.status == SessionStatus.MOQ_REACHED:
         transition(db, session.id, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
@@ -293,21 +298,26 @@ def _buyers_of(db: Session, session: GroupSession) -> list[Buyer]:
     )
 
 
-def _notify_moq_reached(db: Session, session: GroupSession) -> None:
+def _notify_moq_reached(db: Session, session: GroupSession, settings: Settings) -> None:
     product = db.get(Product, session.product_id)
     assert product is not None
     for buyer in _buyers_of(db, session):
-        outbox.enqueue(
+        notify(
             db,
+            settings,
+            notice=Notice.MOQ_REACHED,
             key=f"moq_reached:{session.id}:{buyer.id}",
             to_phone=buyer.phone,
-            kind="moq_reached",
-            body=texts.render(buyer.language, "notify_moq_reached", code=session.code, product=product.name),
+            language=buyer.language,
+            text="notify_moq_reached",
+            variables=(session.code, product.name),
             session_id=session.id,
+            code=session.code,
+            product=product.name,
         )
 
 
-def _admit_waiting(db: Session, view: SessionView, at: datetime) -> list[Participant]:
+def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Settings) -> list[Participant]:
     """Admit waiting requests that fit now (oldest first), in the caller's transaction.
 
     Loads only the requests that could fit, not the whole line (a long line must not slow every join):
@@ -362,30 +372,39 @@ def _admit_waiting(db: Session, view: SessionView, at: datetime) -> list[Partici
         admitted.append(participant)
         buyer = db.get(Buyer, participant.buyer_id)
         assert buyer is not None
-        outbox.enqueue(
+        total = texts.rupiah(participant.total)
+        notify(
             db,
+            settings,
+            notice=Notice.WAITLIST_ADMITTED,
             key=f"admitted:{participant.id}",
             to_phone=buyer.phone,
-            kind="waitlist_admitted",
-            body=texts.render(
-                buyer.language,
-                "notify_admitted",
-                code=session.code,
-                product=view.product.name,
-                size=request.size,
-                quantity=participant.quantity,
-                total=texts.rupiah(participant.total),
-            ),
+            language=buyer.language,
+            text="notify_admitted",
+            variables=(session.code, view.product.name, request.size, participant.quantity, total),
             session_id=session.id,
+            code=session.code,
+            product=view.product.name,
+            size=request.size,
+            quantity=participant.quantity,
+            total=total,
         )
     if admitted:
         db.flush()
     return admitted
 
 
-def leave(db: Session, *, session_code: str, buyer: Buyer, at: datetime | None = None) -> LeaveResult:
+def leave(
+    db: Session,
+    *,
+    session_code: str,
+    buyer: Buyer,
+    at: datetime | None = None,
+    settings: Settings | None = None,
+) -> LeaveResult:
     """Release all of a buyer's units in a session and withdraw their waiting requests."""
     at = at or now()
+    settings = settings or Settings()
     session = _lock_session(db, session_code)
     mine = list(
         db.scalars(
@@ -414,8 +433,8 @@ def leave(db: Session, *, session_code: str, buyer: Buyer, at: datetime | None =
             view.count(db, participant.variant_id, waiting=-participant.quantity)
     db.flush()
     # Released units raise caps; a withdrawn request may have been blocking the line for its size.
-    admitted = _admit_waiting(db, view, at)
-    _after_confirmed_change(db, session, at)
+    admitted = _admit_waiting(db, view, at, settings)
+    _after_confirmed_change(db, session, at, settings)
     return LeaveResult(released, withdrawn, view, admitted)
 
 

@@ -281,3 +281,37 @@ def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both(db):
     db.commit()
     keys = set(db.scalars(select(OutboundMessage.idempotency_key)))
     assert {f"moq_reached:{session.id}:{a.id}", f"moq_reached:{session.id}:{c.id}"} <= keys
+
+
+def test_join_notifications_use_their_approved_templates_when_configured(db):
+    import json
+
+    from core.settings import Settings
+
+    product = builders.product(db, builders.TWO_SIZES, sku="TPL", waitlist=True)
+    builders.session(db, product.id, code="TPL1", target_moq=9)
+    a, c = buyer(db, 1), buyer(db, 2)
+    db.commit()
+    templated = Settings(content_sids={"MOQ_REACHED": "HXmoq", "WAITLIST_ADMITTED": "HXadm"})
+    with db.begin_nested():
+        joining.join(db, session_code="TPL1", buyer=a, size="M", quantity=8, settings=templated)
+    with db.begin_nested():
+        assert joining.join(
+            db, session_code="TPL1", buyer=c, size="M", quantity=1, settings=templated
+        ).status == ("waiting")
+    with db.begin_nested():
+        joining.join(db, session_code="TPL1", buyer=a, size="S", quantity=1, settings=templated)
+    db.commit()
+    rows = {m.kind: m for m in db.scalars(select(OutboundMessage))}
+    assert (
+        rows["waitlist_admitted"].content_sid,
+        json.loads(rows["waitlist_admitted"].content_variables),
+    ) == (
+        "HXadm",
+        {"1": "TPL1", "2": "Kaos TPL", "3": "M", "4": "1", "5": "Rp 50.000"},
+    )
+    assert (rows["moq_reached"].content_sid, json.loads(rows["moq_reached"].content_variables)) == (
+        "HXmoq",
+        {"1": "TPL1", "2": "Kaos TPL"},
+    )
+    assert "mencapai MOQ" in rows["moq_reached"].body  # the free-text body stays for logs and fallback
