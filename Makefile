@@ -42,8 +42,9 @@ run: setup
 	@echo " Ctrl-C stops everything."
 	@echo "================================================================================"
 	@echo ""
-	PORT=$${PORT:-5000} $(BIN)/honcho start -f Procfile web worker clock; \
-	  status=$$?; [ -n "$$REDIS_URL" ] || $(BIN)/python -m jobs.embedded_redis stop; exit $$status
+	@trap '[ -n "$$REDIS_URL" ] || $(BIN)/python -m jobs.embedded_redis stop' EXIT; \
+	  trap 'exit 130' INT TERM; \
+	  PORT=$${PORT:-5000} $(BIN)/honcho start -f Procfile web worker clock
 
 chat: setup
 	$(BIN)/flask laku chat --url http://127.0.0.1:$${PORT:-5000} $(CHAT_ARGS)
