@@ -52,7 +52,7 @@ def notify(
     """One outbox message, once per `key`. The body is always rendered (logs, console, free-text fallback);
     with a Content SID configured for `notice` the message is sent as that template, `variables` numbered
     from "1"."""
-    content_sid = settings.content_sid_for(notice)
+    content_sid = settings.content_sid_for(notice, language)
     return outbox.enqueue(
         db,
         key=key,

@@ -65,7 +65,13 @@ class Settings:
         """No Twilio credentials: outbound messages are printed and recorded, not sent."""
         return not (self.twilio_account_sid and self.twilio_auth_token)
 
-    def content_sid_for(self, kind: str) -> str | None:
+    def content_sid_for(self, kind: str, language: str | None = None) -> str | None:
+        """The approved template for a notification type: `TWILIO_CONTENT_SID_<TYPE>_<LANG>` (e.g.
+        `..._ORDER_CREATED_EN`) for the recipient's language first, then `TWILIO_CONTENT_SID_<TYPE>`."""
+        if language:
+            specific = self.content_sids.get(f"{kind.upper()}_{language.upper()}")
+            if specific:
+                return specific
         return self.content_sids.get(kind.upper())
 
     @classmethod

@@ -46,3 +46,13 @@ def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
 def test_bad_values_fail_at_start_up(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_a_template_per_language_wins_over_the_default_one():
+    settings = Settings.from_env(
+        {"TWILIO_CONTENT_SID_ORDER_CREATED": "HXid", "TWILIO_CONTENT_SID_ORDER_CREATED_EN": "HXen"}
+    )
+    assert settings.content_sid_for("order_created", "en") == "HXen"
+    assert settings.content_sid_for("order_created", "id") == "HXid"
+    assert settings.content_sid_for("order_created") == "HXid"
+    assert settings.content_sid_for("session_failed", "en") is None
