@@ -22,13 +22,10 @@ from sqlalchemy.orm import Session
 
 from core.clock import now as clock_now
 from core.errors import NotFound
-from core.fulfilment import find_purchase_order
+from core.fulfilment import find_purchase_order, notify_buyers
 from core.models import (
-    Buyer,
     Factory,
     GroupSession,
-    Participant,
-    ParticipantStatus,
     Product,
     PurchaseOrder,
     PurchaseOrderStatus,
@@ -71,18 +68,6 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
-def _buyers(db: Session, session_id: int) -> list[Buyer]:
-    return list(
-        db.scalars(
-            select(Buyer)
-            .join(Participant, Participant.buyer_id == Buyer.id)
-            .where(Participant.session_id == session_id, Participant.status == ParticipantStatus.CONFIRMED)
-            .distinct()
-            .order_by(Buyer.id)
-        )
-    )
-
-
 def _tell_buyers(
     db: Session,
     settings: Settings,
@@ -95,23 +80,18 @@ def _tell_buyers(
     text: str,
     extra=None,
 ) -> None:
-    for buyer in _buyers(db, session.id):
-        more = extra(buyer.language) if extra else {}
-        notify(
-            db,
-            settings,
-            notice=notice,
-            key=f"{key}:{po.id}:{buyer.id}",
-            to_phone=buyer.phone,
-            language=buyer.language,
-            text=text,
-            variables=(session.code, product.name, *more.values()),
-            session_id=session.id,
-            purchase_order_id=po.id,
-            code=session.code,
-            product=product.name,
-            **more,
-        )
+    """News about a purchase order to every buyer of its session, once per buyer (`<key>:<po>:<buyer>`)."""
+    notify_buyers(
+        db,
+        settings,
+        session,
+        product,
+        notice=notice,
+        key=f"{key}:{po.id}",
+        text=text,
+        purchase_order_id=po.id,
+        extra=extra,
+    )
 
 
 def handle_factory_command(

@@ -301,7 +301,7 @@ def close_session(
         last_error=None,
     )
     _send_purchase_order(db, settings, session, product, po)
-    _notify_buyers(
+    notify_buyers(
         db,
         settings,
         session,
@@ -417,7 +417,7 @@ def _notify_failed(
         )
 
 
-def _notify_buyers(
+def notify_buyers(
     db: Session,
     settings: Settings,
     session: GroupSession,
@@ -961,7 +961,7 @@ def cancel_session(
     transition(
         db, session.id, SessionStatus.CANCELLED, (source,), cancelled_at=at, closed_at=session.closed_at or at
     )
-    _notify_buyers(
+    notify_buyers(
         db,
         settings,
         session,
