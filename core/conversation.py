@@ -16,6 +16,7 @@ from core import buyers, joining, texts
 from core.allocation import CatchUp
 from core.clock import format_wib, now
 from core.commands import FACTORY_COMMANDS, Command, parse
+from core.factory_replies import handle_factory_command
 from core.joining import Refusal, SessionView
 from core.models import Buyer, Factory, InboundMessage, Order, ParticipantStatus, Product, Variant
 from core.phones import InvalidPhone, normalise
@@ -104,8 +105,6 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
         return texts.render(language, "factory_only", word=command.word)
     if command.error:
         return texts.render(language, command.error, word=command.word, code=command.code or "")
-    from core.factory_replies import handle_factory_command
-
     return handle_factory_command(
         db, factory, command.name, command.code or "", command.text, settings, language=language
     )

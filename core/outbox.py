@@ -9,6 +9,7 @@ queue never got (Redis down) are picked up by the periodic outbox flush.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, select, text
@@ -77,8 +78,6 @@ def new_message_ids(db: Session) -> list[int]:
 
 def queued_message_ids(db: Session, older_than_seconds: int = 0, limit: int = 500) -> list[int]:
     """Messages still waiting to be sent (for the periodic flush after a Redis outage)."""
-    from datetime import timedelta
-
     cutoff = now() - timedelta(seconds=older_than_seconds)
     rows = db.execute(
         select(OutboundMessage.id)
