@@ -8,8 +8,10 @@ in a database number of this process's own that the Redis tests flush; unset -> 
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -89,16 +91,43 @@ def _empty_all_tables(url: str) -> None:
 
 
 def own_redis_url(url: str) -> str:
-    """REDIS_URL with a database number of this process's own (1-15).
+    """REDIS_URL with a database number (1-12) that this pytest process holds a lease on.
 
     Tests run RQ workers on the `default` queue and flush their Redis database; another pytest process on
-    the same server (a colleague's run) would otherwise take our jobs or flush them away. On a dedicated
-    CI Redis this changes nothing else.
+    the same server (a colleague's run) would otherwise take our jobs or flush them away. The lease is a
+    key in database 0 (`SET NX` with an expiry, released at exit), so concurrent runs never share a number.
+    On a dedicated CI Redis this changes nothing else.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         return url
-    return urlunsplit(parts._replace(path=f"/{1 + os.getpid() % 15}"))
+    number = _lease_redis_database(urlunsplit(parts._replace(path="/0")))
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+def _lease_redis_database(url: str, hours: int = 2) -> int:
+    from redis import Redis
+
+    fallback = 1 + os.getpid() % 12
+    try:
+        connection = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        for number in range(1, 13):  # 13-15 are the benchmarks' own
+            key = f"laku-tests:redis-db:{number}"
+            if connection.set(key, owner, nx=True, ex=hours * 3600):
+                atexit.register(_release_lease, connection, key, owner)
+                return number
+    except Exception:  # noqa: BLE001 - no Redis: the Redis tests say so themselves
+        return fallback
+    return fallback
+
+
+def _release_lease(connection, key: str, owner: str) -> None:
+    try:
+        if connection.get(key) == owner.encode():
+            connection.delete(key)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 REDIS_URL = own_redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
