@@ -1,4 +1,4 @@
-"""The allocation rule: how many units of each size a session may still take (SPEC section 4).
+"""The allocation rule: how many units of each size a session may still take (see docs/design.md, "Allocation").
 
 Pure functions over plain mappings, so the rule is tested and benchmarked without a database, and the
 join service, `INFO`, the admin API and the benchmarks all call this one implementation.
@@ -13,10 +13,17 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from core.models import AllocationPolicyName
-
 Size = Hashable
 K = TypeVar("K", bound=Hashable)  # size keys: labels in the services, variant ids in fulfilment
+
+
+class AllocationPolicyName:
+    """The policies' names, as stored on a product (`products.allocation_policy`)."""
+
+    LOT_BALANCED = "lot_balanced"
+    STATIC = "static"
+    RAW_UNIT = "raw_unit"
+    ALL = (LOT_BALANCED, STATIC, RAW_UNIT)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""What buyers can join: factories, products, their sizes and the size mix of one grosir lot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.allocation import AllocationPolicyName
+from core.clock import now
+from core.models.base import Base, Timestamp, one_of
+
+
+class Factory(Base):
+    __tablename__ = "factories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        CheckConstraint("grosir_unit_size IS NULL OR grosir_unit_size > 0", name="unit_size_positive"),
+        CheckConstraint("lead_lots >= 1", name="lead_lots_positive"),
+        CheckConstraint(
+            one_of("allocation_policy", AllocationPolicyName.ALL), name="allocation_policy_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    price: Mapped[int] = mapped_column(BigInteger)
+    grosir_unit_size: Mapped[int | None] = mapped_column(Integer)
+    lead_lots: Mapped[int] = mapped_column(Integer, default=2)
+    allocation_policy: Mapped[str] = mapped_column(String(20), default=AllocationPolicyName.LOT_BALANCED)
+    waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+
+    factory: Mapped[Factory] = relationship()
+    variants: Mapped[list[Variant]] = relationship(back_populates="product", order_by="Variant.id")
+    allocations: Mapped[list[GrosirVariantAllocation]] = relationship(
+        back_populates="product", order_by="GrosirVariantAllocation.variant_id"
+    )
+
+
+class Variant(Base):
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("product_id", "size", name="uq_variants_product_size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    size: Mapped[str] = mapped_column(String(20))
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+
+
+class GrosirVariantAllocation(Base):
+    """Units of one size in one grosir lot. A product's allocations sum to its `grosir_unit_size`."""
+
+    __tablename__ = "grosir_variant_allocations"
+    __table_args__ = (CheckConstraint("units_per_lot > 0", name="units_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), unique=True)
+    units_per_lot: Mapped[int] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship(back_populates="allocations")
+    variant: Mapped[Variant] = relationship()
