@@ -3,7 +3,7 @@
 Pure functions over plain mappings, so the rule is tested and benchmarked without a database, and the
 join service, `INFO`, the admin API and the benchmarks all call this one implementation.
 
-Sizes are keyed by any hashable (labels in the services, variant ids in fulfilment). `allocations[v]` is the units of v
+Sizes are keyed by any hashable (labels in the services, variant ids when closing). `allocations[v]` is the units of v
 in one lot (`a_v`), `ordered[v]` the confirmed units of v in the session (`o_v`), `lead_lots` is `T`.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 Size = Hashable
-K = TypeVar("K", bound=Hashable)  # size keys: labels in the services, variant ids in fulfilment
+K = TypeVar("K", bound=Hashable)  # size keys: labels in the services, variant ids when closing
 
 
 class AllocationPolicyName:

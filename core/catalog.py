@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import as_utc, now
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, Invalid, NotFound
 from core.models import (
     AllocationPolicyName,
     Factory,
@@ -44,11 +44,11 @@ def create_factory(
 ) -> Factory:
     name = (name or "").strip()
     if not name:
-        raise DomainError("name", "must not be empty")
+        raise Invalid("name", "must not be empty")
     try:
         e164 = normalise(phone, region)
     except InvalidPhone as error:
-        raise DomainError("phone", str(error)) from None
+        raise Invalid("phone", str(error)) from None
     if db.scalar(select(Factory.id).where(Factory.phone == e164)) is not None:
         raise Conflict("phone", f"a factory with phone {e164} already exists")
     factory = Factory(name=name, phone=e164, address=address)
@@ -74,26 +74,26 @@ def create_product(
     if db.get(Factory, factory_id) is None:
         raise NotFound("factory_id", f"no factory with id {factory_id}")
     if not (name or "").strip():
-        raise DomainError("name", "must not be empty")
+        raise Invalid("name", "must not be empty")
     if not (sku or "").strip():
-        raise DomainError("sku", "must not be empty")
+        raise Invalid("sku", "must not be empty")
     if price < 0:
-        raise DomainError("price", "must be zero or more whole rupiah")
+        raise Invalid("price", "must be zero or more whole rupiah")
     if lead_lots < 1:
-        raise DomainError("lead_lots", "must be at least 1")
+        raise Invalid("lead_lots", "must be at least 1")
     if allocation_policy not in AllocationPolicyName.ALL:
-        raise DomainError("allocation_policy", f"must be one of {', '.join(AllocationPolicyName.ALL)}")
+        raise Invalid("allocation_policy", f"must be one of {', '.join(AllocationPolicyName.ALL)}")
     if not variants:
-        raise DomainError("variants", "a product needs at least one size")
+        raise Invalid("variants", "a product needs at least one size")
     sizes = [v.size.strip().upper() for v in variants]
     for index, size in enumerate(sizes):
         if not SIZE_PATTERN.match(size):
-            raise DomainError(f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label")
+            raise Invalid(f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label")
     if len(set(sizes)) != len(sizes):
-        raise DomainError("variants", "size labels must be unique")
+        raise Invalid("variants", "size labels must be unique")
     skus = [sku, *(v.sku for v in variants)]
     if len(set(skus)) != len(skus):
-        raise DomainError("variants", "product and variant SKUs must all be different")
+        raise Invalid("variants", "product and variant SKUs must all be different")
     taken = [
         *db.scalars(select(Product.sku).where(Product.sku.in_(skus))),
         *db.scalars(select(Variant.sku).where(Variant.sku.in_(skus))),
@@ -104,20 +104,20 @@ def create_product(
     allocated = [v.units_per_lot for v in variants]
     if any(a is not None for a in allocated):
         if any(a is None for a in allocated):
-            raise DomainError("variants", "either every size has units_per_lot or none has")
+            raise Invalid("variants", "either every size has units_per_lot or none has")
         for index, units in enumerate(allocated):
             if units is None or units <= 0:
-                raise DomainError(f"variants.{index}.units_per_lot", "must be a positive whole number")
+                raise Invalid(f"variants.{index}.units_per_lot", "must be a positive whole number")
         total = sum(a for a in allocated if a is not None)
         if grosir_unit_size is None:
-            raise DomainError("grosir_unit_size", "required when sizes have units_per_lot")
+            raise Invalid("grosir_unit_size", "required when sizes have units_per_lot")
         if total != grosir_unit_size:
-            raise DomainError(
+            raise Invalid(
                 "grosir_unit_size",
                 f"allocations sum to {total} units but grosir_unit_size is {grosir_unit_size}",
             )
     elif grosir_unit_size is not None:
-        raise DomainError("variants", "grosir_unit_size given but no size has units_per_lot")
+        raise Invalid("variants", "grosir_unit_size given but no size has units_per_lot")
 
     product = Product(
         factory_id=factory_id,
@@ -167,19 +167,19 @@ def create_session(
     if product is None:
         raise NotFound("product_id", f"no product with id {product_id}")
     if target_moq <= 0:
-        raise DomainError("target_moq", "must be a positive number of units")
+        raise Invalid("target_moq", "must be a positive number of units")
     starts = as_utc(starts_at) if starts_at else now()
     ends = as_utc(ends_at)
     if ends <= starts:
-        raise DomainError("ends_at", "must be after starts_at")
+        raise Invalid("ends_at", "must be after starts_at")
     if ends <= now():
-        raise DomainError("ends_at", "must be in the future")
+        raise Invalid("ends_at", "must be in the future")
     if price is not None and price < 0:
-        raise DomainError("price", "must be zero or more whole rupiah")
+        raise Invalid("price", "must be zero or more whole rupiah")
     if code is not None:
         code = code.strip().upper()
         if not CODE_PATTERN.match(code):
-            raise DomainError("code", "2-32 letters, digits or dashes")
+            raise Invalid("code", "2-32 letters, digits or dashes")
         if db.scalar(select(GroupSession.id).where(GroupSession.code == code)) is not None:
             raise Conflict("code", f"session {code} already exists")
     session = GroupSession(
@@ -203,7 +203,7 @@ def set_inventory(db: Session, *, variant_sku: str, on_hand: int) -> WarehouseIn
     if variant is None:
         raise NotFound("sku", f"no variant with SKU {variant_sku}")
     if on_hand < 0:
-        raise DomainError("on_hand", "must be zero or more")
+        raise Invalid("on_hand", "must be zero or more")
     row = db.scalar(
         select(WarehouseInventory).where(WarehouseInventory.variant_id == variant.id).with_for_update()
     )
@@ -211,7 +211,7 @@ def set_inventory(db: Session, *, variant_sku: str, on_hand: int) -> WarehouseIn
         row = WarehouseInventory(product_id=variant.product_id, variant_id=variant.id, on_hand=0, reserved=0)
         db.add(row)
     if on_hand < row.reserved:
-        raise DomainError("on_hand", f"{row.reserved} units are already reserved for orders")
+        raise Invalid("on_hand", f"{row.reserved} units are already reserved for orders")
     row.on_hand = on_hand
     db.flush()
     return row

@@ -1,28 +1,34 @@
 """One inbound WhatsApp message -> stored once -> one command -> one reply text.
 
-The inbound row, the command's writes and the reply are one transaction, so a message is either fully
+The inbound row, the command's writes and the reply are one unit of work, so a message is either fully
 handled with its reply stored, or not at all. A redelivered `MessageSid` gets the stored reply back and
 changes nothing. A refused command is rolled back to a savepoint: only the inbound row remains.
+`receive` is what the webhook calls: it also decides what happens when the database gets in the way.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from core import buyers, joining, texts
-from core.allocation import CatchUp
-from core.clock import format_wib, now
+from core import buyer_replies, joining, texts
+from core.clock import now
 from core.commands import FACTORY_COMMANDS, Command, parse
 from core.factory_replies import handle_factory_command
-from core.joining import Refusal, SessionView
-from core.models import Buyer, Factory, InboundMessage, Order, ParticipantStatus, Product, Variant
+from core.joining import Refusal
+from core.models import Buyer, Factory, InboundMessage
 from core.phones import InvalidPhone, normalise
 from core.settings import Settings
+from core.unit_of_work import Dispatch, savepoint, unit_of_work
+
+log = logging.getLogger(__name__)
 
 MAX_REPLY = 1600  # Twilio's limit for one WhatsApp message
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,39 @@ class Inbound:
 class Reply:
     text: str
     duplicate: bool = False
+    handled: bool = True  # False: nothing was stored, the text asks the sender to send it again
+
+
+def receive(
+    db_factory: sessionmaker[Session], dispatch: Dispatch, inbound: Inbound, settings: Settings
+) -> Reply:
+    """Handle one message in its own unit of work, whatever the database does meanwhile.
+
+    - The same MessageSid committed by another request first (a redelivery racing the original): the
+      unique MessageSid refuses ours, and the sender gets the reply the first one stored.
+    - The same new buyer writing twice at once: their buyer row is refused once; handled again, it exists.
+    - The connection died (a database restart, a failover): nothing was committed, so it is handled
+      again on a new connection.
+    Anything else, or still failing after `ATTEMPTS`: nothing is stored and the reply says to send the
+    message again (Twilio does not redeliver a message that got an answer).
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with unit_of_work(db_factory, dispatch) as db:
+                return handle(db, inbound, settings)
+        except IntegrityError:
+            with db_factory() as db:
+                previous = stored_reply(db, inbound.message_sid)
+            if previous is not None:
+                return previous
+        except DBAPIError as error:
+            if not (error.connection_invalidated and attempt < ATTEMPTS):
+                log.error("inbound %s not processed, database error: %s", inbound.message_sid, error)
+                break
+            log.warning("inbound %s: database connection lost, retrying", inbound.message_sid)
+    else:
+        log.error("inbound %s not processed after %s attempts", inbound.message_sid, ATTEMPTS)
+    return Reply(texts.render("id", "busy"), handled=False)
 
 
 def stored_reply(db: Session, message_sid: str) -> Reply | None:
@@ -113,233 +152,39 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
 def _buyer_command(db: Session, buyer: Buyer, command: Command, settings: Settings) -> str:
     language = command.language or buyer.language
     if command.error:
+        example = example_code(db, buyer, command)
         return texts.render(
             language,
             command.error,
             word=command.word,
-            code=command.code or "GB1234",
+            code=command.code or example,
+            example=example,
             size=command.size or "M",
             maximum=joining.MAX_QUANTITY,
         )
-    handler = HANDLERS.get(command.name)
+    handler = buyer_replies.HANDLERS.get(command.name)
     if handler is None:
         key = "empty" if command.name == "empty" else "unknown"
         return texts.render(language, key, word=command.word)
-    savepoint = db.begin_nested()
     try:
-        text = handler(db, buyer, command, language, settings)
+        with savepoint(db):
+            return handler(db, buyer, command, language, settings)
     except Refusal as refusal:
-        savepoint.rollback()
-        return render_refusal(language, refusal)
-    savepoint.commit()
-    return text
+        return buyer_replies.render_refusal(language, refusal)
 
 
-def render_refusal(language: str, refusal: Refusal) -> str:
-    fields = dict(refusal.fields)
-    if "catch_up" in fields:
-        fields["catch_up"] = describe_catch_up(language, fields["catch_up"])
-    text = texts.render(language, refusal.key, **fields)
-    if refusal.key == "too_many" and fields.get("waitlist"):
-        text += texts.render(language, "too_many_wait", **fields)
-    if refusal.key == "over_max_request":
-        text += texts.render(
-            language, "over_max_take" if fields["available"] else "over_max_locked", **fields
-        )
-    return text
+EXAMPLE_CODE = "GB1234"
+"""The session code in examples when the conversation knows no real one."""
 
 
-def describe_catch_up(language: str, needs: list[CatchUp] | None) -> str:
-    if not needs:
-        return "?"
-    parts = [texts.render(language, "catch_up_item", size=n.size, units=n.units) for n in needs]
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + texts.render(language, "catch_up_and") + parts[-1]
-
-
-def _menu(db, buyer, command, language, settings):
-    name = f" {buyer.name}" if buyer.name else ""
-    return texts.render(language, "menu", name=name)
-
-
-def _list(db, buyer, command, language, settings):
-    sessions = joining.open_sessions(db)
-    if not sessions:
-        return texts.render(language, "list_none")
-    lines = [texts.render(language, "list_header")]
-    for session in sessions:
-        product = db.get(Product, session.product_id)
-        lines.append(
-            texts.render(
-                language,
-                "list_item",
-                code=session.code,
-                product=product.name if product else "?",
-                price=texts.rupiah(session.price),
-                units=session.ordered_units,
-                moq=session.target_moq,
-                ends=format_wib(session.ends_at),
-            )
-        )
-    lines.append(texts.render(language, "list_footer"))
-    return "\n".join(lines)
-
-
-def describe_session(language: str, view: SessionView) -> str:
-    session, product = view.session, view.product
-    reached = session.ordered_units >= session.target_moq
-    lines = [
-        texts.render(
-            language,
-            "info_header",
-            code=session.code,
-            product=product.name,
-            price=texts.rupiah(session.price),
-            ends=format_wib(session.ends_at),
-            units=session.ordered_units,
-            moq=session.target_moq,
-            moq_note=texts.render(language, "info_moq_reached") if reached else "",
-            status=texts.render(language, f"session_status_{session.status}"),
-        )
-    ]
-    if view.allocations:
-        mix = " + ".join(f"{units} {size}" for size, units in view.allocations.items())
-        lines.append(texts.render(language, "info_lot", mix=mix, unit_size=product.grosir_unit_size))
-    lines.append(texts.render(language, "info_sizes_header"))
-    for size in view.sizes:
-        state = view.states[size]
-        waiting_units = view.waiting.get(size, 0)
-        waiting = texts.render(language, "info_waiting", units=waiting_units) if waiting_units else ""
-        fields = {"size": size, "ordered": state.ordered, "cap": state.cap, "available": state.available}
-        if state.cap is None:
-            key = "info_size_uncapped"
-        elif state.locked:
-            needs = view.catch_up(size, 1)
-            key = "info_size_full" if needs is None else "info_size_locked"
-            fields["catch_up"] = describe_catch_up(language, needs)
-        else:
-            key = "info_size"
-        lines.append(texts.render(language, key, waiting=waiting, **fields))
-    if joining.is_open(session, now()):
-        lines.append(texts.render(language, "info_footer", code=session.code))
-    return "\n".join(lines)
-
-
-def _info(db, buyer, command, language, settings):
-    session = joining.find_session(db, command.code)
-    return describe_session(language, joining.load_view(db, session))
-
-
-def _join(db, buyer, command, language, settings):
-    result = joining.join(
-        db,
-        session_code=command.code,
-        buyer=buyer,
-        size=command.size,
-        quantity=command.quantity,
-        wait=command.name == "wait",
-        settings=settings,
-    )
-    session, product = result.view.session, result.view.product
-    participant = result.participant
-    size = db.get(Variant, participant.variant_id).size
-    if result.status == "waiting":
-        state = result.view.states[size]
-        return texts.render(
-            language,
-            "waiting" if state.locked else "waiting_by_choice",
-            size=size,
-            available=state.available,
-            code=session.code,
-            quantity=participant.quantity,
-            position=result.position,
-            catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
-        )
-    ends = format_wib(session.ends_at)
-    if result.moq_just_reached:
-        moq_note = texts.render(language, "joined_moq_now", ends=ends)
-    elif session.ordered_units >= session.target_moq:
-        moq_note = texts.render(language, "joined_moq_already", ends=ends)
-    else:
-        moq_note = ""
-    return texts.render(
-        language,
-        "joined",
-        quantity=participant.quantity,
-        product=product.name,
-        size=size,
-        code=session.code,
-        total=texts.rupiah(participant.total),
-        units=session.ordered_units,
-        moq=session.target_moq,
-        moq_note=moq_note,
-    )
-
-
-def _leave(db, buyer, command, language, settings):
-    result = joining.leave(db, session_code=command.code, buyer=buyer, settings=settings)
-    withdrawn_note = (
-        texts.render(language, "left_withdrawn", units=result.withdrawn_units)
-        if result.withdrawn_units
-        else ""
-    )
-    return texts.render(
-        language,
-        "left",
-        code=result.view.session.code,
-        released=result.released_units,
-        withdrawn_note=withdrawn_note,
-    )
-
-
-def _status(db, buyer, command, language, settings):
-    participations = joining.buyer_participations(db, buyer)
-    if not participations:
-        return texts.render(language, "status_none")
-    lines = [texts.render(language, "status_header")]
-    for participant in participations:
-        session = participant.session
-        order_code = db.scalar(select(Order.code).where(Order.participant_id == participant.id))
-        if order_code:
-            state = texts.render(language, "state_ordered", order=order_code)
-        elif participant.status == ParticipantStatus.WAITING:
-            state = texts.render(
-                language, "state_waiting", position=joining.waiting_position(db, participant)
-            )
-        else:
-            state = texts.render(language, f"state_{participant.status}")
-        lines.append(
-            texts.render(
-                language,
-                "status_line",
-                code=session.code,
-                product=db.get(Product, session.product_id).name,
-                size=participant.variant.size,
-                quantity=participant.quantity,
-                total=texts.rupiah(participant.total),
-                state=state,
-                session_status=texts.render(language, f"session_status_{session.status}"),
-            )
-        )
-    return "\n".join(lines)
-
-
-def _address(db, buyer, command, language, settings):
-    completed = buyers.set_address(db, buyer, command.text)
-    text = texts.render(language, "address_saved", address=command.text)
-    if completed:
-        text += texts.render(language, "address_orders_completed", orders=completed)
-    return text
-
-
-HANDLERS = {
-    "menu": _menu,
-    "list": _list,
-    "info": _info,
-    "join": _join,
-    "wait": _join,
-    "leave": _leave,
-    "status": _status,
-    "address": _address,
-}
+def example_code(db: Session, buyer: Buyer, command: Command) -> str:
+    """The session code an example in a reply should use: the one just typed (if it is a code), else the
+    open session the buyer joined last, else the only open session, else `EXAMPLE_CODE`."""
+    if command.code and command.error != "bad_code":
+        return command.code
+    at = now()
+    for participant in joining.buyer_participations(db, buyer, limit=5):
+        if joining.is_open(participant.session, at):
+            return participant.session.code
+    open_now = joining.open_sessions(db, at, limit=2)
+    return open_now[0].code if len(open_now) == 1 else EXAMPLE_CODE

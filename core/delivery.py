@@ -13,8 +13,6 @@ while and it is sent again. Twilio has no idempotency key on Messages.create to 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
@@ -22,19 +20,21 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import outbox
+from core import notifications
 from core.clock import now
 from core.db import transaction
 from core.models import GroupSession, OutboundMessage, OutboundStatus
 from core.phones import InvalidPhone, normalise
 from core.settings import Settings
+from core.texts import render
+from core.unit_of_work import Dispatch, no_dispatch, unit_of_work
 
 log = logging.getLogger(__name__)
 
 FACTORY_PO_KIND = "factory_po"
 """Outbox kind of the purchase order sent to a factory; its acceptance sets `factory_whatsapp_sent`."""
 
-ADMIN_ALERT_KIND = "admin_alert"
+ADMIN_ALERT_KIND = notifications.SEND_FAILED_ALERT.kind
 DEFAULT_MAX_ATTEMPTS = 6
 
 
@@ -63,22 +63,6 @@ class Transport(Protocol):
         ...
 
 
-class ConsoleTransport:
-    """The embedded default: messages are printed, not sent (no Twilio credentials configured)."""
-
-    def __init__(self, write: Callable[[str], None] | None = None):
-        self._write = write or (lambda line: print(line, flush=True))
-
-    def send(
-        self, to: str, body: str, content_sid: str | None = None, content_variables: str | None = None
-    ) -> str:
-        line = f"[WhatsApp -> {to}] {body}"
-        if content_sid:
-            line += f"  (template {content_sid} {content_variables or '{}'})"
-        self._write(line)
-        return f"CONSOLE-{uuid.uuid4().hex}"
-
-
 class SendStatus:
     SENT = "sent"  # accepted by the provider now
     RETRY = "retry"  # transient failure, back to queued: call again later
@@ -94,7 +78,7 @@ class SendOutcome:
     provider_sid: str | None = None
     error: str | None = None
     alert_ids: list[int] = field(default_factory=list)
-    """Outbox ids added while recording (the admin alert); dispatch them after this returns."""
+    """Outbox ids added while recording (the admin alert), already handed to `dispatch`."""
 
 
 def alert_recipient(settings: Settings) -> str | None:
@@ -114,11 +98,14 @@ def send_outbox_message(
     db_factory: sessionmaker[Session],
     message_id: int,
     transport: Transport,
+    settings: Settings,
     *,
-    admin_phone: str | None = None,
+    dispatch: Dispatch = no_dispatch,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> SendOutcome:
-    """Claim, send and record one outbox message. Safe to call any number of times for the same id."""
+    """Claim, send and record one outbox message. Safe to call any number of times for the same id.
+
+    A message that fails for good alerts the admin (`ADMIN_WHATSAPP`); the alert is handed to `dispatch`."""
     with transaction(db_factory) as db:
         claimed = db.execute(
             update(OutboundMessage)
@@ -149,15 +136,14 @@ def send_outbox_message(
     try:
         provider_sid = transport.send(to_phone, body, content_sid, content_variables)
     except PermanentSendError as error:
-        return _record_failure(db_factory, message_id, attempts, str(error), admin_phone)
+        return _record_failure(db_factory, dispatch, settings, message_id, attempts, str(error))
     except Exception as error:  # noqa: BLE001 - anything else (a bug included) is retried, then alerted
         if not isinstance(error, TransientSendError):
             log.exception("outbox message %s: unexpected error from the transport", message_id)
         reason = str(error) or type(error).__name__
         if attempts >= max_attempts:
-            return _record_failure(
-                db_factory, message_id, attempts, f"gave up after {attempts} attempts: {reason}", admin_phone
-            )
+            reason = f"gave up after {attempts} attempts: {reason}"
+            return _record_failure(db_factory, dispatch, settings, message_id, attempts, reason)
         return _record_retry(db_factory, message_id, attempts, reason)
     return _record_accepted(db_factory, message_id, attempts, provider_sid)
 
@@ -213,9 +199,20 @@ def _record_retry(
 
 
 def _record_failure(
-    db_factory: sessionmaker[Session], message_id: int, attempts: int, reason: str, admin_phone: str | None
+    db_factory: sessionmaker[Session],
+    dispatch: Dispatch,
+    settings: Settings,
+    message_id: int,
+    attempts: int,
+    reason: str,
 ) -> SendOutcome:
-    with transaction(db_factory) as db:
+    alert_ids: list[int] = []
+
+    def hand_on(ids: list[int]) -> None:
+        alert_ids.extend(ids)
+        dispatch(ids)
+
+    with unit_of_work(db_factory, hand_on) as db:
         message = db.execute(
             update(OutboundMessage)
             .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.SENDING)
@@ -223,12 +220,11 @@ def _record_failure(
             .returning(OutboundMessage)
         ).scalar_one_or_none()
         if message is not None:
-            _alert_admin(db, message, reason, admin_phone)
-        alert_ids = outbox.new_message_ids(db)
+            _alert_admin(db, settings, message, reason)
     return SendOutcome(message_id, SendStatus.FAILED, attempts, error=reason, alert_ids=alert_ids)
 
 
-def _alert_admin(db: Session, message: OutboundMessage, reason: str, admin_phone: str | None) -> None:
+def _alert_admin(db: Session, settings: Settings, message: OutboundMessage, reason: str) -> None:
     """One alert per failed message (idempotency key `alert:<id>`); never an alert about an alert."""
     log.error(
         "outbox message %s (%s to %s, session %s) failed for good: %s",
@@ -238,15 +234,24 @@ def _alert_admin(db: Session, message: OutboundMessage, reason: str, admin_phone
         message.session_id,
         reason,
     )
+    admin_phone = alert_recipient(settings)
     if message.kind == ADMIN_ALERT_KIND or admin_phone is None:
         return
-    where = f", sesi #{message.session_id}" if message.session_id else ""
-    outbox.enqueue(
+    where = (
+        render("id", "admin_send_failed_session", session=message.session_id) if message.session_id else ""
+    )
+    notifications.notify(
         db,
+        settings,
+        notifications.SEND_FAILED_ALERT,
         key=f"alert:{message.id}",
         to_phone=admin_phone,
-        kind=ADMIN_ALERT_KIND,
-        body=f"⚠️ Laku: pesan #{message.id} ({message.kind}{where}) ke {message.to_phone} gagal terkirim: {reason}",
+        language="id",
+        message=message.id,
+        kind=message.kind,
+        where=where,
+        to=message.to_phone,
+        reason=reason,
     )
 
 
@@ -289,13 +294,12 @@ def record_status(
     error_code: str | int | None = None,
     error_message: str | None = None,
     *,
-    admin_phone: str | None = None,
+    settings: Settings,
 ) -> bool:
     """Apply a provider status callback. False when no outbox message has this provider id.
 
-    Runs in the caller's transaction; a message that turns failed/undelivered enqueues the admin
-    alert in it, so after commit hand `core.outbox.new_message_ids(db)` to the queue. Repeating a
-    callback, or one arriving out of order, changes nothing.
+    Runs in the caller's unit of work; a message that turns failed/undelivered enqueues the admin alert
+    in it. Repeating a callback, or one arriving out of order, changes nothing.
     """
     message_id = db.scalar(select(OutboundMessage.id).where(OutboundMessage.provider_sid == provider_sid))
     if message_id is None:
@@ -316,7 +320,7 @@ def record_status(
         .returning(OutboundMessage)
     ).scalar_one_or_none()
     if moved is not None and reason is not None:
-        _alert_admin(db, moved, f"{status}: {reason}", admin_phone)
+        _alert_admin(db, settings, moved, f"{status}: {reason}")
     return True
 
 

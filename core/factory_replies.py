@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.clock import now as clock_now
+from core import notifications
+from core.clock import now
 from core.errors import NotFound
-from core.fulfilment import find_purchase_order, notify_buyers
 from core.models import (
     Factory,
     GroupSession,
@@ -31,7 +31,7 @@ from core.models import (
     PurchaseOrderStatus,
     SessionStatus,
 )
-from core.notifications import Notice, notify
+from core.purchase_orders import answers, find_purchase_order
 from core.settings import Settings
 from core.texts import render
 from core.transitions import rows_changed
@@ -74,23 +74,13 @@ def _tell_buyers(
     po: PurchaseOrder,
     session: GroupSession,
     product: Product,
-    *,
-    notice: str,
+    notice: notifications.Notice,
     key: str,
-    text: str,
-    extra=None,
+    **fields,
 ) -> None:
     """News about a purchase order to every buyer of its session, once per buyer (`<key>:<po>:<buyer>`)."""
-    notify_buyers(
-        db,
-        settings,
-        session,
-        product,
-        notice=notice,
-        key=f"{key}:{po.id}",
-        text=text,
-        purchase_order_id=po.id,
-        extra=extra,
+    notifications.notify_buyers(
+        db, settings, session, product, notice, key=f"{key}:{po.id}", purchase_order_id=po.id, **fields
     )
 
 
@@ -103,14 +93,14 @@ def handle_factory_command(
     settings: Settings,
     *,
     language: str = "id",
-    now: datetime | None = None,
+    at: datetime | None = None,
 ) -> str:
     """Apply a factory's SIAP/CONFIRM, TOLAK/DECLINE or KIRIM/SHIPPED to its purchase order; the reply text.
 
     `command_name` is the parser's name (confirm/decline/ship) or the word itself; `argument` is the rest
     of the message (ETA, reason, tracking number). Never raises for anything the factory typed.
     """
-    at = now or clock_now()
+    at = at or now()
     name = COMMAND_NAMES.get((command_name or "").strip().lower())
     if name is None:
         raise ValueError(f"not a factory command: {command_name!r}")
@@ -166,10 +156,9 @@ def _confirm(db, settings, po, session, product, argument, language, at) -> str:
             po,
             session,
             product,
-            notice=Notice.FACTORY_CONFIRMED,
-            key="po_confirmed",
-            text="notify_factory_confirmed",
-            extra=lambda lang: {"eta": eta or render(lang, "eta_unknown")},
+            notifications.FACTORY_CONFIRMED,
+            "po_confirmed",
+            eta=lambda lang: eta or render(lang, "eta_unknown"),
         )
         log.info("purchase order %s confirmed, eta %r", po.code, eta)
         return render(language, "factory_confirmed", po=po.code, eta=_eta_note(language, eta))
@@ -196,15 +185,13 @@ def _decline(db, settings, factory, po, session, product, argument, language, at
             "purchase order %s (session %s) declined by %s: %s", po.code, session.code, factory.name, reason
         )
         if settings.admin_whatsapp:
-            notify(
+            notifications.notify(
                 db,
                 settings,
-                notice=Notice.ADMIN_ALERT,
+                notifications.PO_DECLINED_ALERT,
                 key=f"po_declined_admin:{po.id}",
                 to_phone=settings.admin_whatsapp,
                 language="id",
-                text="admin_po_declined",
-                variables=(po.code, session.code, product.name, factory.name, reason or ""),
                 session_id=session.id,
                 purchase_order_id=po.id,
                 po=po.code,
@@ -213,16 +200,7 @@ def _decline(db, settings, factory, po, session, product, argument, language, at
                 factory=factory.name,
                 reason=reason or render("id", "admin_no_reason"),
             )
-        _tell_buyers(
-            db,
-            settings,
-            po,
-            session,
-            product,
-            notice=Notice.FACTORY_DECLINED,
-            key="po_declined",
-            text="notify_factory_declined",
-        )
+        _tell_buyers(db, settings, po, session, product, notifications.FACTORY_DECLINED, "po_declined")
         note = render(language, "factory_reason_note", reason=reason) if reason else ""
         return render(language, "factory_declined", po=po.code, reason=note)
     if po.status == PurchaseOrderStatus.DECLINED:
@@ -254,10 +232,9 @@ def _ship(db, settings, po, session, product, argument, language, at) -> str:
             po,
             session,
             product,
-            notice=Notice.STOCK_SHIPPED,
-            key="po_shipped",
-            text="notify_stock_shipped",
-            extra=lambda lang: {"tracking": _tracking_note(lang, tracking)},
+            notifications.STOCK_SHIPPED,
+            "po_shipped",
+            tracking=lambda lang: _tracking_note(lang, tracking),
         )
         log.info("purchase order %s shipped, tracking %r", po.code, tracking)
         return render(language, "factory_shipped", po=po.code, tracking=_tracking_note(language, tracking))
@@ -269,14 +246,14 @@ def _ship(db, settings, po, session, product, argument, language, at) -> str:
 
 
 def remind_unanswered_purchase_orders(
-    db: Session, settings: Settings, *, now: datetime | None = None, limit: int = 100
+    db: Session, settings: Settings, *, at: datetime | None = None, limit: int = 100
 ) -> list[str]:
     """Exactly one reminder per purchase order still `requested` after `factory_reminder_hours`.
 
     The claim is a conditional UPDATE of `reminded_at` (only while it is empty), so two runs at once
     still send one. Returns the PO codes reminded.
     """
-    at = now or clock_now()
+    at = at or now()
     cutoff = at - timedelta(hours=settings.factory_reminder_hours)
     candidates = db.scalars(
         select(PurchaseOrder)
@@ -310,21 +287,19 @@ def remind_unanswered_purchase_orders(
         assert factory is not None and session is not None
         product = db.get(Product, session.product_id)
         assert product is not None
-        total = sum(line.quantity for line in po.lines)
-        notify(
+        notifications.notify(
             db,
             settings,
-            notice=Notice.FACTORY_REMINDER,
+            notifications.FACTORY_REMINDER,
             key=f"factory_reminder:{po.id}",
             to_phone=factory.phone,
             language="id",
-            text="factory_po_reminder",
-            variables=(po.code, product.name, total, f"SIAP {po.code}", f"TOLAK {po.code}"),
             session_id=session.id,
             purchase_order_id=po.id,
             po=po.code,
             product=product.name,
-            total=total,
+            total=sum(line.quantity for line in po.lines),
+            **answers(po.code),
         )
         reminded.append(po.code)
     db.flush()

@@ -1,7 +1,7 @@
 """Joining, waiting and leaving a session: the cap check and the writes in one transaction.
 
-Concurrency: every change to a session's joins first locks the session row (`SELECT ... FOR UPDATE` on
-PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`, see `core.db`). Under that lock the
+Concurrency: every change to a session's joins first locks the session row (`core.session_rows.lock_session`:
+`SELECT ... FOR UPDATE` on PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`). Under that lock the
 per-size counters are read, the rule is applied, and the participant row, the counters and the waitlist
 admissions are written, so no interleaving of joins and leaves can oversell a size.
 
@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import allocation, texts
+from core import allocation, notifications, texts
 from core.allocation import CatchUp, SizeAvailability, WaitingRequest
 from core.catalog import product_allocations
 from core.clock import as_utc, now
@@ -31,7 +31,7 @@ from core.models import (
     SessionVariantCounter,
     Variant,
 )
-from core.notifications import Notice, notify
+from core.session_rows import lock_session, normal_code
 from core.settings import Settings
 from core.transitions import transition
 
@@ -116,9 +116,9 @@ def is_open(session: GroupSession, at: datetime) -> bool:
 
 
 def _lock_session(db: Session, code: str) -> GroupSession:
-    session = db.scalar(select(GroupSession).where(GroupSession.code == code.upper()).with_for_update())
+    session = lock_session(db, code=code)
     if session is None:
-        raise Refusal("unknown_session", code=code.upper())
+        raise Refusal("unknown_session", code=normal_code(code))
     return session
 
 
@@ -204,8 +204,9 @@ def join(
     if state.accepts(quantity):
         participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
         admitted = _admit_waiting(db, view, at, settings)
-        # After admissions, so buyers admitted by this join are among those told the MOQ is reached.
-        moq_just_reached = _after_confirmed_change(db, session, at, settings)
+        # After admissions, so buyers admitted by this join are among those told the MOQ is reached; the
+        # joining buyer reads it in the reply (`moq_just_reached`), so is not told again by WhatsApp.
+        moq_just_reached = _after_confirmed_change(db, session, at, settings, told=buyer.id)
         return JoinResult("joined", participant, view, moq_just_reached, admitted=admitted)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
@@ -269,8 +270,12 @@ def _add_participant(
     return participant
 
 
-def _after_confirmed_change(db: Session, session: GroupSession, at: datetime, settings: Settings) -> bool:
-    """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now."""
+def _after_confirmed_change(
+    db: Session, session: GroupSession, at: datetime, settings: Settings, told: int | None = None
+) -> bool:
+    """Move between forming and moq_reached as confirmed units cross the MOQ; True if it was reached now.
+
+    Reaching it tells every confirmed buyer by WhatsApp, except `told` (the buyer id whose reply says so)."""
     # The session row is locked, so its status is current: skip the UPDATE when nothing can change.
     if session.ordered_units >= session.target_moq:
         if session.status != SessionStatus.FORMING:
@@ -279,42 +284,21 @@ def _after_confirmed_change(db: Session, session: GroupSession, at: datetime, se
             db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=at
         )
         if reached:
-            _notify_moq_reached(db, session, settings)
+            product = db.get(Product, session.product_id)
+            assert product is not None
+            notifications.notify_buyers(
+                db,
+                settings,
+                session,
+                product,
+                notifications.MOQ_REACHED,
+                key=f"moq_reached:{session.id}",
+                except_buyer_id=told,
+            )
         return reached
     if session.status == SessionStatus.MOQ_REACHED:
         transition(db, session.id, SessionStatus.FORMING, (SessionStatus.MOQ_REACHED,))
     return False
-
-
-def _buyers_of(db: Session, session: GroupSession) -> list[Buyer]:
-    return list(
-        db.scalars(
-            select(Buyer)
-            .join(Participant, Participant.buyer_id == Buyer.id)
-            .where(Participant.session_id == session.id, Participant.status == ParticipantStatus.CONFIRMED)
-            .distinct()
-            .order_by(Buyer.id)
-        )
-    )
-
-
-def _notify_moq_reached(db: Session, session: GroupSession, settings: Settings) -> None:
-    product = db.get(Product, session.product_id)
-    assert product is not None
-    for buyer in _buyers_of(db, session):
-        notify(
-            db,
-            settings,
-            notice=Notice.MOQ_REACHED,
-            key=f"moq_reached:{session.id}:{buyer.id}",
-            to_phone=buyer.phone,
-            language=buyer.language,
-            text="notify_moq_reached",
-            variables=(session.code, product.name),
-            session_id=session.id,
-            code=session.code,
-            product=product.name,
-        )
 
 
 def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Settings) -> list[Participant]:
@@ -372,22 +356,19 @@ def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Setti
         admitted.append(participant)
         buyer = db.get(Buyer, participant.buyer_id)
         assert buyer is not None
-        total = texts.rupiah(participant.total)
-        notify(
+        notifications.notify(
             db,
             settings,
-            notice=Notice.WAITLIST_ADMITTED,
+            notifications.WAITLIST_ADMITTED,
             key=f"admitted:{participant.id}",
             to_phone=buyer.phone,
             language=buyer.language,
-            text="notify_admitted",
-            variables=(session.code, view.product.name, request.size, participant.quantity, total),
             session_id=session.id,
             code=session.code,
             product=view.product.name,
             size=request.size,
             quantity=participant.quantity,
-            total=total,
+            total=texts.rupiah(participant.total),
         )
     if admitted:
         db.flush()

@@ -1,71 +1,163 @@
 """Notifications: one outbox message per event and recipient, as free text or as an approved template.
 
 WhatsApp allows free text only within 24 hours of the user's last message; later, business-initiated
-messages need approved templates. So every notification type has an optional Content SID
-(`TWILIO_CONTENT_SID_<TYPE>`), and `notify` is the one way a notification is written.
+messages need approved templates. So every notice type has an optional Content SID
+(`TWILIO_CONTENT_SID_<NAME>`, or `..._<NAME>_<LANG>` for one language), and `notify` is the one way a
+notification is written.
+
+The registry below declares each notice once: its name (the Content SID setting and the outbox kind),
+its text in the catalogue, and its template variables in order. Call sites pass named fields only; the
+template gets `{{1}}, {{2}}, ...` from those fields in the declared order, so the order is written down
+in one place. Two notices may share a name (and so a template) with different texts, e.g. a waiting
+request admitted by a join or at close.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from core import outbox
+from core.models import GroupSession, ParticipantStatus, Product
+from core.session_rows import buyers_of
 from core.settings import Settings
 from core.texts import render
 
 
+@dataclass(frozen=True)
 class Notice:
-    """Notification types. Each may have an approved template: env `TWILIO_CONTENT_SID_<TYPE>`."""
+    name: str  # `TWILIO_CONTENT_SID_<name>`; lower case, the outbox kind
+    text: str  # key in the text catalogue (core.texts)
+    variables: tuple[str, ...]  # named fields, in template order: {{1}}, {{2}}, ...
 
-    MOQ_REACHED = "MOQ_REACHED"
-    WAITLIST_ADMITTED = "WAITLIST_ADMITTED"
-    NOT_ADMITTED = "NOT_ADMITTED"
-    SESSION_FAILED = "SESSION_FAILED"
-    WAITING_FOR_STOCK = "WAITING_FOR_STOCK"
-    ORDER_CREATED = "ORDER_CREATED"
-    SESSION_CANCELLED = "SESSION_CANCELLED"
-    FACTORY_CONFIRMED = "FACTORY_CONFIRMED"
-    FACTORY_DECLINED = "FACTORY_DECLINED"
-    STOCK_SHIPPED = "STOCK_SHIPPED"
-    FACTORY_PO = "FACTORY_PO"
-    FACTORY_REMINDER = "FACTORY_REMINDER"
-    FACTORY_PO_CANCELLED = "FACTORY_PO_CANCELLED"
-    ADMIN_ALERT = "ADMIN_ALERT"
+    @property
+    def kind(self) -> str:
+        return self.name.lower()
+
+
+_ADMITTED = ("code", "product", "size", "quantity", "total")
+_FACTORY_PO = ("product", "po", "lots", "lines", "total", "confirm", "decline", "ship")
+
+# --- buyers ---
+MOQ_REACHED = Notice("MOQ_REACHED", "notify_moq_reached", ("code", "product"))
+WAITLIST_ADMITTED = Notice("WAITLIST_ADMITTED", "notify_admitted", _ADMITTED)
+ADMITTED_AT_CLOSE = Notice("WAITLIST_ADMITTED", "notify_admitted_at_close", _ADMITTED)
+NOT_ADMITTED = Notice("NOT_ADMITTED", "notify_not_admitted", ("code", "product", "size", "quantity"))
+SESSION_FAILED = Notice("SESSION_FAILED", "notify_session_failed", ("code", "product", "units", "moq"))
+WAITING_FOR_STOCK = Notice("WAITING_FOR_STOCK", "notify_waiting_for_stock", ("code", "product"))
+ORDER_CREATED = Notice(
+    "ORDER_CREATED", "notify_orders_created", ("code", "product", "lines", "total", "address")
+)
+SESSION_CANCELLED = Notice("SESSION_CANCELLED", "notify_session_cancelled", ("code", "product"))
+FACTORY_CONFIRMED = Notice("FACTORY_CONFIRMED", "notify_factory_confirmed", ("code", "product", "eta"))
+FACTORY_DECLINED = Notice("FACTORY_DECLINED", "notify_factory_declined", ("code", "product"))
+STOCK_SHIPPED = Notice("STOCK_SHIPPED", "notify_stock_shipped", ("code", "product", "tracking"))
+# --- the factory (quick-reply buttons use `confirm`/`decline`/`ship`, e.g. "SIAP PO-GB1-1", as payloads) ---
+FACTORY_PO = Notice("FACTORY_PO", "factory_po", _FACTORY_PO)
+FACTORY_PO_UNITS = Notice("FACTORY_PO", "factory_po_units", _FACTORY_PO)  # a product without grosir lots
+FACTORY_REMINDER = Notice(
+    "FACTORY_REMINDER", "factory_po_reminder", ("po", "product", "total", "confirm", "decline")
+)
+FACTORY_PO_CANCELLED = Notice("FACTORY_PO_CANCELLED", "factory_po_cancelled", ("po", "product"))
+# --- the admin ---
+PO_DECLINED_ALERT = Notice("ADMIN_ALERT", "admin_po_declined", ("po", "code", "product", "factory", "reason"))
+SEND_FAILED_ALERT = Notice("ADMIN_ALERT", "admin_send_failed", ("message", "kind", "to", "reason"))
+
+REGISTRY: tuple[Notice, ...] = (
+    MOQ_REACHED,
+    WAITLIST_ADMITTED,
+    ADMITTED_AT_CLOSE,
+    NOT_ADMITTED,
+    SESSION_FAILED,
+    WAITING_FOR_STOCK,
+    ORDER_CREATED,
+    SESSION_CANCELLED,
+    FACTORY_CONFIRMED,
+    FACTORY_DECLINED,
+    STOCK_SHIPPED,
+    FACTORY_PO,
+    FACTORY_PO_UNITS,
+    FACTORY_REMINDER,
+    FACTORY_PO_CANCELLED,
+    PO_DECLINED_ALERT,
+    SEND_FAILED_ALERT,
+)
 
 
 def notify(
     db: Session,
     settings: Settings,
+    notice: Notice,
     *,
-    notice: str,
     key: str,
     to_phone: str,
     language: str,
-    text: str,
-    variables: Sequence[object] = (),
     session_id: int | None = None,
     purchase_order_id: int | None = None,
     **fields: object,
 ) -> int | None:
-    """One outbox message, once per `key`. The body is always rendered (logs, console, free-text fallback);
-    with a Content SID configured for `notice` the message is sent as that template, `variables` numbered
-    from "1"."""
-    content_sid = settings.content_sid_for(notice, language)
+    """One outbox message, once per `key` (returns its id, or None when the key was used before).
+
+    The body is always rendered (logs, console, free-text fallback); with a Content SID configured for the
+    notice's name the message is sent as that template, its variables taken from `fields`."""
+    content_sid = settings.content_sid_for(notice.name, language)
+    variables = (
+        {str(i): _template_value(fields[name]) for i, name in enumerate(notice.variables, 1)}
+        if content_sid
+        else None
+    )
     return outbox.enqueue(
         db,
         key=key,
         to_phone=to_phone,
-        kind=notice.lower(),
-        body=render(language, text, **fields),
+        kind=notice.kind,
+        body=render(language, notice.text, **fields),
         content_sid=content_sid,
-        content_variables={str(i): _template_value(v) for i, v in enumerate(variables, 1)}
-        if content_sid
-        else None,
+        content_variables=variables,
         session_id=session_id,
         purchase_order_id=purchase_order_id,
     )
+
+
+def notify_buyers(
+    db: Session,
+    settings: Settings,
+    session: GroupSession,
+    product: Product,
+    notice: Notice,
+    *,
+    key: str,
+    statuses: tuple[str, ...] = (ParticipantStatus.CONFIRMED,),
+    purchase_order_id: int | None = None,
+    except_buyer_id: int | None = None,
+    **fields: object | Callable[[str], object],
+) -> int:
+    """The same news to every buyer with a join in `statuses`, once per buyer (`<key>:<buyer id>`).
+
+    `code` and `product` come from the session; a field given as a function gets the buyer's language and
+    returns the value for that buyer. Returns how many messages were added."""
+    sent = 0
+    for buyer in buyers_of(db, session.id, statuses):
+        if buyer.id == except_buyer_id:
+            continue
+        mine = {name: value(buyer.language) if callable(value) else value for name, value in fields.items()}
+        message_id = notify(
+            db,
+            settings,
+            notice,
+            key=f"{key}:{buyer.id}",
+            to_phone=buyer.phone,
+            language=buyer.language,
+            session_id=session.id,
+            purchase_order_id=purchase_order_id,
+            code=session.code,
+            product=product.name,
+            **mine,
+        )
+        sent += message_id is not None
+    return sent
 
 
 def _template_value(value: object) -> str:

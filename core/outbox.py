@@ -2,8 +2,8 @@
 
 Writing the row in the same transaction as the change it reports means a notification is never lost
 and never doubled: the idempotency key is unique, so a re-run of the same step adds nothing. After the
-transaction commits, the caller hands `new_message_ids(db)` to the queue (see `jobs.queues`); rows the
-queue never got (Redis down) are picked up by the periodic outbox flush.
+transaction commits, `core.unit_of_work` hands `new_message_ids(db)` to the queue (see `jobs.queues`);
+rows the queue never got (Redis down) are picked up by the periodic outbox flush.
 """
 
 from __future__ import annotations
@@ -72,8 +72,19 @@ def enqueue(
 
 
 def new_message_ids(db: Session) -> list[int]:
-    """Ids added by this session since the last call; hand them to the queue after commit."""
+    """Ids added by this session since the last call; hand them to the queue after commit
+    (`core.unit_of_work` does)."""
     return db.info.pop(_NEW_IDS, [])
+
+
+def message_ids_mark(db: Session) -> int:
+    """How many new ids this session holds now (see `forget_message_ids_since`)."""
+    return len(db.info.get(_NEW_IDS, []))
+
+
+def forget_message_ids_since(db: Session, mark: int) -> None:
+    """Drop the ids added after `mark`: their savepoint rolled back, so the rows never existed."""
+    del db.info.get(_NEW_IDS, [])[mark:]
 
 
 def queued_message_ids(db: Session, older_than_seconds: int = 0, limit: int = 500) -> list[int]:

@@ -226,4 +226,9 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
     },
     "admin_no_reason": {"id": "tanpa alasan", "en": "no reason given"},
+    "admin_send_failed": {
+        "id": "⚠️ Laku: pesan #{message} ({kind}{where}) ke {to} gagal terkirim: {reason}",
+        "en": "⚠️ Laku: message #{message} ({kind}{where}) to {to} could not be sent: {reason}",
+    },
+    "admin_send_failed_session": {"id": ", sesi #{session}", "en": ", session #{session}"},
 }

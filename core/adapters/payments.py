@@ -1,4 +1,5 @@
-"""The payment port. Payment is not collected online yet (SPEC section 5): a join is a commitment, the order
+"""The payment port. Payment is not collected online yet (see docs/design.md, "Messages"): a join is a
+commitment, the order
 states the amount due, and a failed session owes nothing. A payment-link provider (Xendit, Midtrans...)
 plugs in here later: `payment_links_for` returns it, and order messages carry its link.
 """

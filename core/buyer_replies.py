@@ -1,0 +1,225 @@
+"""What a buyer's command does and the reply it gets: MENU, SESI, INFO, IKUT/ANTRE, BATAL, STATUS, ALAMAT.
+
+Each handler runs inside the conversation's savepoint (`core.conversation`) and returns the reply text;
+a `Refusal` from the join service is rendered by `render_refusal` after the savepoint rolled back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core import buyers, joining, texts
+from core.allocation import CatchUp
+from core.clock import format_wib, now
+from core.joining import Refusal, SessionView
+from core.models import Order, ParticipantStatus, Product, Variant
+
+
+def render_refusal(language: str, refusal: Refusal) -> str:
+    fields = dict(refusal.fields)
+    if "catch_up" in fields:
+        fields["catch_up"] = describe_catch_up(language, fields["catch_up"])
+    text = texts.render(language, refusal.key, **fields)
+    if refusal.key == "too_many" and fields.get("waitlist"):
+        text += texts.render(language, "too_many_wait", **fields)
+    if refusal.key == "over_max_request":
+        text += texts.render(
+            language, "over_max_take" if fields["available"] else "over_max_locked", **fields
+        )
+    return text
+
+
+def describe_catch_up(language: str, needs: list[CatchUp] | None) -> str:
+    if not needs:
+        return "?"
+    parts = [texts.render(language, "catch_up_item", size=n.size, units=n.units) for n in needs]
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + texts.render(language, "catch_up_and") + parts[-1]
+
+
+def _menu(db, buyer, command, language, settings):
+    name = f" {buyer.name}" if buyer.name else ""
+    return texts.render(language, "menu", name=name)
+
+
+def _list(db, buyer, command, language, settings):
+    sessions = joining.open_sessions(db)
+    if not sessions:
+        return texts.render(language, "list_none")
+    lines = [texts.render(language, "list_header")]
+    for session in sessions:
+        product = db.get(Product, session.product_id)
+        lines.append(
+            texts.render(
+                language,
+                "list_item",
+                code=session.code,
+                product=product.name if product else "?",
+                price=texts.rupiah(session.price),
+                units=session.ordered_units,
+                moq=session.target_moq,
+                ends=format_wib(session.ends_at, language),
+            )
+        )
+    lines.append(texts.render(language, "list_footer"))
+    return "\n".join(lines)
+
+
+def describe_session(language: str, view: SessionView) -> str:
+    session, product = view.session, view.product
+    reached = session.ordered_units >= session.target_moq
+    lines = [
+        texts.render(
+            language,
+            "info_header",
+            code=session.code,
+            product=product.name,
+            price=texts.rupiah(session.price),
+            ends=format_wib(session.ends_at, language),
+            units=session.ordered_units,
+            moq=session.target_moq,
+            moq_note=texts.render(language, "info_moq_reached") if reached else "",
+            status=texts.render(language, f"session_status_{session.status}"),
+        )
+    ]
+    if view.allocations:
+        mix = " + ".join(f"{units} {size}" for size, units in view.allocations.items())
+        lines.append(texts.render(language, "info_lot", mix=mix, unit_size=product.grosir_unit_size))
+    lines.append(texts.render(language, "info_sizes_header"))
+    for size in view.sizes:
+        state = view.states[size]
+        waiting_units = view.waiting.get(size, 0)
+        waiting = texts.render(language, "info_waiting", units=waiting_units) if waiting_units else ""
+        fields = {"size": size, "ordered": state.ordered, "cap": state.cap, "available": state.available}
+        if state.cap is None:
+            key = "info_size_uncapped"
+        elif state.locked:
+            needs = view.catch_up(size, 1)
+            key = "info_size_full" if needs is None else "info_size_locked"
+            fields["catch_up"] = describe_catch_up(language, needs)
+        else:
+            key = "info_size"
+        lines.append(texts.render(language, key, waiting=waiting, **fields))
+    if joining.is_open(session, now()):
+        lines.append(texts.render(language, "info_footer", code=session.code))
+    return "\n".join(lines)
+
+
+def _info(db, buyer, command, language, settings):
+    session = joining.find_session(db, command.code)
+    return describe_session(language, joining.load_view(db, session))
+
+
+def _join(db, buyer, command, language, settings):
+    result = joining.join(
+        db,
+        session_code=command.code,
+        buyer=buyer,
+        size=command.size,
+        quantity=command.quantity,
+        wait=command.name == "wait",
+        settings=settings,
+    )
+    session, product = result.view.session, result.view.product
+    participant = result.participant
+    size = db.get(Variant, participant.variant_id).size
+    if result.status == "waiting":
+        state = result.view.states[size]
+        return texts.render(
+            language,
+            "waiting" if state.locked else "waiting_by_choice",
+            size=size,
+            available=state.available,
+            code=session.code,
+            quantity=participant.quantity,
+            position=result.position,
+            catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
+        )
+    ends = format_wib(session.ends_at, language)
+    if result.moq_just_reached:
+        moq_note = texts.render(language, "joined_moq_now", ends=ends)
+    elif session.ordered_units >= session.target_moq:
+        moq_note = texts.render(language, "joined_moq_already", ends=ends)
+    else:
+        moq_note = ""
+    return texts.render(
+        language,
+        "joined",
+        quantity=participant.quantity,
+        product=product.name,
+        size=size,
+        code=session.code,
+        total=texts.rupiah(participant.total),
+        units=session.ordered_units,
+        moq=session.target_moq,
+        moq_note=moq_note,
+    )
+
+
+def _leave(db, buyer, command, language, settings):
+    result = joining.leave(db, session_code=command.code, buyer=buyer, settings=settings)
+    withdrawn_note = (
+        texts.render(language, "left_withdrawn", units=result.withdrawn_units)
+        if result.withdrawn_units
+        else ""
+    )
+    return texts.render(
+        language,
+        "left",
+        code=result.view.session.code,
+        released=result.released_units,
+        withdrawn_note=withdrawn_note,
+    )
+
+
+def _status(db, buyer, command, language, settings):
+    participations = joining.buyer_participations(db, buyer)
+    if not participations:
+        return texts.render(language, "status_none")
+    lines = [texts.render(language, "status_header")]
+    for participant in participations:
+        session = participant.session
+        order_code = db.scalar(select(Order.code).where(Order.participant_id == participant.id))
+        if order_code:
+            state = texts.render(language, "state_ordered", order=order_code)
+        elif participant.status == ParticipantStatus.WAITING:
+            state = texts.render(
+                language, "state_waiting", position=joining.waiting_position(db, participant)
+            )
+        else:
+            state = texts.render(language, f"state_{participant.status}")
+        lines.append(
+            texts.render(
+                language,
+                "status_line",
+                code=session.code,
+                product=db.get(Product, session.product_id).name,
+                size=participant.variant.size,
+                quantity=participant.quantity,
+                total=texts.rupiah(participant.total),
+                state=state,
+                session_status=texts.render(language, f"session_status_{session.status}"),
+            )
+        )
+    return "\n".join(lines)
+
+
+def _address(db, buyer, command, language, settings):
+    completed = buyers.set_address(db, buyer, command.text)
+    text = texts.render(language, "address_saved", address=command.text)
+    if completed:
+        text += texts.render(language, "address_orders_completed", orders=completed)
+    return text
+
+
+HANDLERS = {
+    "menu": _menu,
+    "list": _list,
+    "info": _info,
+    "join": _join,
+    "wait": _join,
+    "leave": _leave,
+    "status": _status,
+    "address": _address,
+}

@@ -1,0 +1,90 @@
+"""Reading a session's rows: the one way to lock a session, its product, its joins, buyers and demand.
+
+Every change to a session (a join, a leave, a close, a cancel, a receipt) first locks the session row
+with `lock_session` (`SELECT ... FOR UPDATE`; SQLite serialises writers with `BEGIN IMMEDIATE`, see
+`core.db`), so the session is always locked before its purchase order or inventory rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.models import Buyer, GroupSession, Participant, ParticipantStatus, Product
+
+
+def normal_code(code: str | None) -> str:
+    """Session and purchase order codes are stored upper-case; people type them any way."""
+    return (code or "").strip().upper()
+
+
+def lock_session(
+    db: Session, *, session_id: int | None = None, code: str | None = None
+) -> GroupSession | None:
+    """Lock one session row by id or by code and load it fresh; None when there is none (the caller
+    decides what that means: a refusal for a buyer, NotFound for the admin)."""
+    query = select(GroupSession).with_for_update().execution_options(populate_existing=True)
+    if session_id is not None:
+        query = query.where(GroupSession.id == session_id)
+    else:
+        query = query.where(GroupSession.code == normal_code(code))
+    return db.scalar(query)
+
+
+def product_with_lots(db: Session, product_id: int) -> Product:
+    """A session's product with its sizes, lot allocations and factory loaded."""
+    product = db.scalar(
+        select(Product)
+        .where(Product.id == product_id)
+        .options(
+            selectinload(Product.variants), selectinload(Product.allocations), selectinload(Product.factory)
+        )
+    )
+    assert product is not None
+    return product
+
+
+def allocations_by_variant(product: Product) -> dict[int, int]:
+    """Variant id -> units per lot (empty for a product without grosir lots)."""
+    return {a.variant_id: a.units_per_lot for a in product.allocations}
+
+
+def participants(db: Session, session_id: int, *statuses: str) -> list[Participant]:
+    """Joins in any of `statuses`, oldest request first, with their buyer and size loaded."""
+    return list(
+        db.scalars(
+            select(Participant)
+            .where(Participant.session_id == session_id, Participant.status.in_(statuses))
+            .options(selectinload(Participant.buyer), selectinload(Participant.variant))
+            .order_by(Participant.requested_at, Participant.id)
+        )
+    )
+
+
+def buyers_of(
+    db: Session, session_id: int, statuses: tuple[str, ...] = (ParticipantStatus.CONFIRMED,)
+) -> list[Buyer]:
+    """Each buyer with a join in `statuses`, once, in buyer order."""
+    return list(
+        db.scalars(
+            select(Buyer)
+            .where(
+                Buyer.id.in_(
+                    select(Participant.buyer_id).where(
+                        Participant.session_id == session_id, Participant.status.in_(statuses)
+                    )
+                )
+            )
+            .order_by(Buyer.id)
+        )
+    )
+
+
+def demand(db: Session, session_id: int) -> dict[int, int]:
+    """Confirmed units per variant id."""
+    rows = db.execute(
+        select(Participant.variant_id, func.sum(Participant.quantity))
+        .where(Participant.session_id == session_id, Participant.status == ParticipantStatus.CONFIRMED)
+        .group_by(Participant.variant_id)
+    )
+    return {variant_id: int(units) for variant_id, units in rows}
