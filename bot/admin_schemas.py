@@ -110,9 +110,3 @@ class SessionIn(Strict):
 
 class InventoryIn(Strict):
     on_hand: StrictInt = Field(ge=0, le=10_000_000)
-
-
-def iso(value: datetime | None) -> str | None:
-    from core.clock import as_utc
-
-    return as_utc(value).isoformat() if value else None

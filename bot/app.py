@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import Flask
 
+from bot import admin_api, cli, context, health, http_errors, webhooks
 from core.db import session_factory
 from core.settings import Settings
-
-Dispatch = Callable[[list[int]], object]
+from core.unit_of_work import Dispatch
+from jobs.queues import dispatch_outbox
 
 
 def _queue_dispatch(settings: Settings) -> Dispatch:
-    def dispatch(message_ids: list[int]) -> object:
-        if not message_ids:
-            return 0
-        from jobs.queues import dispatch_outbox
+    """New outbox ids to RQ, on the Redis of these settings (never raises: the outbox flush catches up)."""
 
+    def dispatch(message_ids: list[int]) -> object:
         return dispatch_outbox(message_ids, settings=settings)
 
     return dispatch
@@ -28,19 +26,19 @@ def create_app(settings: Settings | None = None, dispatch: Dispatch | None = Non
     """`dispatch` hands new outbox ids to the queue after each commit (tests may pass their own)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config.update(
-        LAKU_SETTINGS=settings,
-        LAKU_DB=session_factory(settings.database_url),
-        LAKU_DISPATCH=dispatch or _queue_dispatch(settings),
-        JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=256 * 1024,
+    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=256 * 1024)
+    context.install(
+        app,
+        context.Laku(
+            settings=settings,
+            db_factory=session_factory(settings.database_url),
+            dispatch=_queue_dispatch(settings) if dispatch is None else dispatch,
+        ),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    from bot import admin_api, cli, health, webhooks
-
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)
     admin_api.register(app)
+    http_errors.register(app)
     cli.register(app)
     return app

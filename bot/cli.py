@@ -13,14 +13,17 @@ from xml.etree import ElementTree
 
 import click
 import requests
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
+from pydantic import ValidationError
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from core import catalog
+from bot import context
+from bot.admin_schemas import ProductIn
+from core import catalog, closing, purchase_orders
 from core.catalog import VariantSpec
 from core.clock import now
-from core.db import transaction
 from core.errors import DomainError
 from core.models import Factory
 from core.phones import InvalidPhone, normalise
@@ -30,18 +33,12 @@ laku = AppGroup("laku", help="Laku Grosir setup and tools.")
 DEMO_FACTORY_PHONE = "+6281100000001"
 
 
-def _db():
-    return transaction(current_app.config["LAKU_DB"])
-
-
 def _fail(error: DomainError) -> None:
     raise click.ClickException(f"{error.field}: {error.message}")
 
 
 def load_demo(db, days: int = 3) -> list[str]:
     """A factory, a T-shirt (2 S + 5 M + 4 L + 1 XL) and a shirt (4 each), an open session for each."""
-    from sqlalchemy import select
-
     if db.scalar(select(Factory).where(Factory.phone == DEMO_FACTORY_PHONE)):
         return []
     factory = catalog.create_factory(
@@ -80,7 +77,7 @@ def load_demo(db, days: int = 3) -> list[str]:
 @click.option("--days", default=3, show_default=True, help="How long the demo sessions stay open.")
 def demo(days: int) -> None:
     """Load demo data (once; skipped when it is already there)."""
-    with _db() as db:
+    with context.unit_of_work() as db:
         codes = load_demo(db, days)
     click.echo(f"Demo sessions created: {', '.join(codes)}" if codes else "Demo data already loaded.")
 
@@ -91,13 +88,13 @@ def demo(days: int) -> None:
 @click.option("--address")
 def create_factory(name: str, phone: str, address: str | None) -> None:
     try:
-        with _db() as db:
+        with context.unit_of_work() as db:
             factory = catalog.create_factory(
                 db,
                 name=name,
                 phone=phone,
                 address=address,
-                region=current_app.config["LAKU_SETTINGS"].default_country,
+                region=context.settings().default_country,
             )
             click.echo(f"factory {factory.id}: {factory.name} {factory.phone}")
     except DomainError as error:
@@ -108,16 +105,12 @@ def create_factory(name: str, phone: str, address: str | None) -> None:
 @click.argument("spec", type=click.File("r"))
 def create_product(spec) -> None:
     """Create a product from a JSON file shaped like the admin API's POST /products body."""
-    from pydantic import ValidationError
-
-    from bot.admin_schemas import ProductIn
-
     try:
         data = ProductIn.model_validate(json.load(spec))
     except (ValueError, ValidationError) as error:
         raise click.ClickException(str(error)) from None
     try:
-        with _db() as db:
+        with context.unit_of_work() as db:
             product = data.create(db)
             click.echo(f"product {product.id}: {product.name} ({product.sku})")
     except DomainError as error:
@@ -131,7 +124,7 @@ def create_product(spec) -> None:
 @click.option("--code")
 def create_session(product_id: int, moq: int, hours: float, code: str | None) -> None:
     try:
-        with _db() as db:
+        with context.unit_of_work() as db:
             session = catalog.create_session(
                 db, product_id=product_id, target_moq=moq, ends_at=now() + timedelta(hours=hours), code=code
             )
@@ -146,45 +139,35 @@ def create_session(product_id: int, moq: int, hours: float, code: str | None) ->
 def set_stock(sku: str, on_hand: int) -> None:
     """Set warehouse units on hand for one variant SKU."""
     try:
-        with _db() as db:
+        with context.unit_of_work() as db:
             row = catalog.set_inventory(db, variant_sku=sku, on_hand=on_hand)
             click.echo(f"{sku}: on hand {row.on_hand}, reserved {row.reserved}")
     except DomainError as error:
         _fail(error)
 
 
-def _fulfil(action, code: str):
-    """Run one fulfilment step in a transaction, then hand its messages to the queue (as the API does)."""
-    from core.outbox import new_message_ids
-
+def _admin(operation, code: str):
+    """Run one admin operation, the same core function the admin API calls; errors exit non-zero."""
     try:
-        with _db() as db:
-            result = action(db, code, current_app.config["LAKU_SETTINGS"])
-            ids = new_message_ids(db)
+        return operation(context.db_factory(), context.dispatch(), code, context.settings())
     except DomainError as error:
         _fail(error)
-    if ids:
-        current_app.config["LAKU_DISPATCH"](ids)
-    return result
 
 
 @laku.command("close")
 @click.argument("code")
 def close(code: str) -> None:
-    """Process a session now (joining ends), as the expiry sweep would."""
-    from core import fulfilment
-
-    outcome = _fulfil(fulfilment.close_session_now, code.upper())
-    click.echo(f"session {code.upper()}: {outcome.result}")
+    """Process a session now (joining ends), as the expiry sweep would. With the warehouse unreachable the
+    close is deferred, as from the admin API: joining ends and the sweep retries it."""
+    outcome = _admin(closing.close_now, code)
+    click.echo(f"session {outcome.session_code}: {outcome.result}")
 
 
 @laku.command("cancel")
 @click.argument("code")
 def cancel(code: str) -> None:
     """Cancel a session; buyers are told nothing is owed."""
-    from core import fulfilment
-
-    session = _fulfil(fulfilment.cancel_session, code.upper())
+    session = _admin(closing.cancel, code)
     click.echo(f"session {session.code}: {session.status}")
 
 
@@ -192,9 +175,7 @@ def cancel(code: str) -> None:
 @click.argument("code")
 def receive_po(code: str) -> None:
     """The factory's goods arrived: into the warehouse, then one order per buyer."""
-    from core import fulfilment
-
-    outcome = _fulfil(fulfilment.receive_purchase_order, code.upper())
+    outcome = _admin(purchase_orders.receive, code)
     click.echo(
         f"purchase order {outcome.purchase_order_code}: received, {outcome.orders} orders for {outcome.session_code}"
     )
@@ -239,7 +220,7 @@ def send_chat_message(
 @click.option("--message", "-m", multiple=True, help="Send these messages and exit (no prompt).")
 def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
     """Chat with the running bot from this terminal, through its real webhook."""
-    settings = current_app.config["LAKU_SETTINGS"]
+    settings = context.settings()
     try:
         e164 = normalise(phone, settings.default_country)
     except InvalidPhone as error:

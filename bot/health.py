@@ -6,15 +6,17 @@ from flask import Blueprint, current_app, jsonify
 from redis import Redis
 from sqlalchemy import text
 
+from bot import context
+
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
 def healthz():
-    settings = current_app.config["LAKU_SETTINGS"]
+    settings = context.settings()
     checks = {}
     try:
-        with current_app.config["LAKU_DB"]() as db:
+        with context.db_factory()() as db:
             db.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means "not reachable"

@@ -1,4 +1,4 @@
-"""Twilio webhooks: inbound WhatsApp messages and delivery status callbacks.
+"""Twilio webhooks: inbound WhatsApp messages and delivery status callbacks. Parse, call core, render.
 
 With `TWILIO_AUTH_TOKEN` set, every request must carry a valid `X-Twilio-Signature`, computed on
 `PUBLIC_BASE_URL` + path when set (behind a proxy the URL Twilio signed is not the one Flask sees).
@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import DBAPIError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from core import conversation, delivery, outbox, texts
-from core.db import transaction
+from bot import context
+from core import conversation, delivery
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
@@ -39,22 +39,22 @@ def twiml(text: str | None, status: int = 200) -> Response:
 
 
 def signed_url() -> str:
-    settings = current_app.config["LAKU_SETTINGS"]
-    if not settings.public_base_url:
+    base = context.settings().public_base_url
+    if not base:
         return request.url
     query = request.query_string.decode()
-    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+    return base + request.path + (f"?{query}" if query else "")
 
 
 def signature_ok() -> bool:
-    settings = current_app.config["LAKU_SETTINGS"]
-    if not settings.twilio_auth_token:
+    token = context.settings().twilio_auth_token
+    if not token:
         return True
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or request.mimetype not in (TWILIO_FORM, ""):  # Twilio posts forms, nothing else
         return False
     try:
-        return RequestValidator(settings.twilio_auth_token).validate(signed_url(), request.form, signature)
+        return RequestValidator(token).validate(signed_url(), request.form, signature)
     except (TypeError, ValueError):  # a form the validator cannot even read is not Twilio's
         return False
 
@@ -76,35 +76,7 @@ def inbound_whatsapp():
         profile_name=clean(form.get("ProfileName")) or None,
         button_payload=clean(form.get("ButtonPayload")) or None,
     )
-    factory = current_app.config["LAKU_DB"]
-    settings = current_app.config["LAKU_SETTINGS"]
-    new_ids: list[int] = []
-    reply = None
-    for _attempt in range(3):
-        try:
-            with transaction(factory) as db:
-                reply = conversation.handle(db, inbound, settings)
-                new_ids = outbox.new_message_ids(db)
-            break
-        except IntegrityError:
-            # Another request committed first: the same MessageSid (answer as it did), or the same new
-            # buyer writing twice at once (handle again, the buyer now exists).
-            with factory() as db:
-                reply = conversation.stored_reply(db, message_sid)
-            if reply is not None:
-                break
-        except DBAPIError as error:
-            if error.connection_invalidated and _attempt < 2:
-                # The connection died (database restart, failover); nothing was committed: try again.
-                log.warning("inbound %s: database connection lost, retrying", message_sid)
-                continue
-            log.error("inbound %s not processed, database error: %s", message_sid, error)
-            return twiml(texts.render("id", "busy"))
-    if reply is None:
-        log.error("inbound %s not processed after retries", message_sid)
-        return twiml(texts.render("id", "busy"))
-    if new_ids:
-        current_app.config["LAKU_DISPATCH"](new_ids)
+    reply = conversation.receive(context.db_factory(), context.dispatch(), inbound, context.settings())
     return twiml(reply.text)
 
 
@@ -116,23 +88,19 @@ def delivery_status():
     status = (request.form.get("MessageStatus") or "").strip().lower()
     if not message_sid or not status:
         return Response("MessageSid and MessageStatus are required", status=400, mimetype="text/plain")
-    settings = current_app.config["LAKU_SETTINGS"]
     try:
-        with transaction(current_app.config["LAKU_DB"]) as db:
+        with context.unit_of_work() as db:  # an undelivered message alerts the admin
             known = delivery.record_status(
                 db,
                 message_sid,
                 status,
                 request.form.get("ErrorCode"),
                 request.form.get("ErrorMessage"),
-                admin_phone=delivery.alert_recipient(settings),
+                settings=context.settings(),
             )
-            new_ids = outbox.new_message_ids(db)  # an undelivered message alerts the admin
     except DBAPIError as error:
         log.error("status callback for %s not stored: %s", message_sid, error)
         return Response("retry later", status=503, mimetype="text/plain")
-    if new_ids:
-        current_app.config["LAKU_DISPATCH"](new_ids)
     if not known:
         log.info("status callback for unknown message %s (%s)", message_sid, status)
     return Response("", status=204)

@@ -74,6 +74,11 @@ def dispatch_outbox(message_ids: list[int], *, settings: Settings | None = None,
     return enqueued
 
 
+def dispatch(message_ids: list[int]) -> object:
+    """A job's dispatcher for `core.unit_of_work`: the runtime's Redis."""
+    return dispatch_outbox(message_ids)
+
+
 def _enqueue_send(send_queue: Queue, message_id: int) -> bool:
     job_id = send_job_id(message_id)
     for _ in range(2):
@@ -103,10 +108,10 @@ def _enqueue_send(send_queue: Queue, message_id: int) -> bool:
 def flush_outbox() -> int:
     """Periodic job: re-dispatch messages still waiting (Redis was down, a job was lost) and rows left
     `sending` by a dead worker. Messages waiting for a retry keep their scheduled job (not re-sent early)."""
-    factory = runtime.db_factory()
-    with transaction(factory) as db:
+    db_factory = runtime.db_factory()
+    with transaction(db_factory) as db:
         stale = delivery.requeue_stale_sending(db, STALE_SENDING_SECONDS)
-    with factory() as db:
+    with db_factory() as db:
         waiting = outbox.queued_message_ids(db, older_than_seconds=FLUSH_AFTER_SECONDS)
     if stale:
         log.warning("outbox messages %s were stuck sending; dispatching them again", stale)

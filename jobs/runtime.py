@@ -7,16 +7,15 @@ network or the environment at import time. Tests change the environment (or pass
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import db as core_db
+from core.adapters import transport_for
+from core.delivery import Transport
 from core.settings import Settings
-
-if TYPE_CHECKING:
-    from redis import Redis
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from core.delivery import Transport
 
 REDIS_CONNECT_TIMEOUT_SECONDS = 2
 
@@ -48,10 +47,6 @@ def redis_for(url: str) -> Redis:
     it; redis-py's default is three retries with backoff). No read timeout: workers block on it while
     waiting for jobs."""
     if url not in _redis:
-        from redis import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         _redis[url] = Redis.from_url(
             url,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
@@ -65,9 +60,7 @@ def transport() -> Transport:
     """Twilio when credentials are set, else the console."""
     global _transport
     if _transport is None:
-        from jobs.twilio_client import make_transport
-
-        _transport = make_transport(settings())
+        _transport = transport_for(settings())
     return _transport
 
 

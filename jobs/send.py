@@ -11,16 +11,14 @@ class RetryLater(Exception):
 
 
 def send_message(message_id: int) -> str:
-    settings = runtime.settings()
     outcome = delivery.send_outbox_message(
         runtime.db_factory(),
         message_id,
         runtime.transport(),
-        admin_phone=delivery.alert_recipient(settings),
+        runtime.settings(),
+        dispatch=queues.dispatch,
         max_attempts=queues.MAX_SEND_ATTEMPTS,
     )
-    if outcome.alert_ids:
-        queues.dispatch_outbox(outcome.alert_ids)
     if outcome.status == delivery.SendStatus.RETRY:
         raise RetryLater(f"outbox message {message_id}, attempt {outcome.attempts}: {outcome.error}")
     return outcome.status

@@ -1,0 +1,182 @@
+"""Every JSON shape of the admin API, built here and nowhere else, with one timestamp formatter.
+
+Handlers load data through `core` and pass it in; these functions only shape it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.catalog import product_allocations
+from core.clock import as_utc
+from core.closing import CloseOutcome
+from core.joining import SessionView
+from core.models import (
+    Factory,
+    GroupSession,
+    InboundMessage,
+    OutboundMessage,
+    Product,
+    PurchaseOrder,
+    WarehouseInventory,
+)
+from core.purchase_orders import ReceiveOutcome
+
+SESSION_TIMES = (
+    "starts_at ends_at moq_reached_at warehouse_check_at factory_notified_at stock_received_at "
+    "orders_created_at closed_at cancelled_at created_at"
+).split()
+PURCHASE_ORDER_TIMES = "requested_at confirmed_at declined_at shipped_at received_at reminded_at".split()
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with an explicit offset (`...+00:00`), whatever the database handed back."""
+    return as_utc(value).isoformat() if value else None
+
+
+def factory_json(factory: Factory) -> dict:
+    return {"id": factory.id, "name": factory.name, "phone": factory.phone, "address": factory.address}
+
+
+def product_json(product: Product) -> dict:
+    allocations = product_allocations(product)
+    return {
+        "id": product.id,
+        "factory_id": product.factory_id,
+        "name": product.name,
+        "sku": product.sku,
+        "price": product.price,
+        "grosir_unit_size": product.grosir_unit_size,
+        "lead_lots": product.lead_lots,
+        "allocation_policy": product.allocation_policy,
+        "waitlist_enabled": product.waitlist_enabled,
+        "variants": [
+            {"id": v.id, "size": v.size, "sku": v.sku, "units_per_lot": allocations.get(v.size)}
+            for v in product.variants
+        ],
+    }
+
+
+def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dict:
+    """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
+    orders (code and status)."""
+    session = view.session
+    sizes = []
+    for size in view.sizes:
+        state = view.states[size]
+        needs = view.catch_up(size, 1) if state.locked else []
+        sizes.append(
+            {
+                "size": size,
+                "allocation": state.allocation,
+                "ordered": state.ordered,
+                "cap": state.cap,
+                "available": state.available,
+                "locked": state.locked,
+                "waiting": view.waiting.get(size, 0),
+                "unlocks_after": None
+                if needs is None
+                else [{"size": n.size, "units": n.units} for n in needs],
+            }
+        )
+    return {
+        "code": session.code,
+        "status": session.status,
+        "product": {"id": view.product.id, "name": view.product.name, "sku": view.product.sku},
+        "price": session.price,
+        "target_moq": session.target_moq,
+        "units": session.ordered_units,
+        "waiting_units": sum(view.waiting.values()),
+        "moq_reached": session.ordered_units >= session.target_moq,
+        "lead_lots": view.product.lead_lots,
+        "allocation_policy": view.product.allocation_policy,
+        "waitlist_enabled": view.product.waitlist_enabled,
+        "warehouse_has_stock": session.warehouse_has_stock,
+        "factory_whatsapp_sent": session.factory_whatsapp_sent,
+        "grosir_units_needed": session.grosir_units_needed,
+        "last_error": session.last_error,
+        **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
+        "sizes": sizes,
+        "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
+    }
+
+
+def close_json(outcome: CloseOutcome) -> dict:
+    return {
+        "session_code": outcome.session_code,
+        "result": outcome.result,
+        "status": outcome.result,
+        "purchase_order_code": outcome.purchase_order_code,
+        "lots": outcome.lots,
+        "orders": outcome.orders,
+        "admitted": outcome.admitted,
+        "not_admitted": outcome.not_admitted,
+    }
+
+
+def purchase_order_json(po: PurchaseOrder, session: GroupSession) -> dict:
+    """A purchase order: lines, status, times, its factory and its session."""
+    lines = sorted(po.lines, key=lambda line: line.variant_id)
+    return {
+        "code": po.code,
+        "status": po.status,
+        "session": {"code": session.code, "status": session.status},
+        "factory": {"id": po.factory.id, "name": po.factory.name, "phone": po.factory.phone},
+        "lots": po.lots,
+        "grosir_units_needed": session.grosir_units_needed,
+        "lines": [
+            {"size": line.variant.size, "sku": line.variant.sku, "quantity": line.quantity} for line in lines
+        ],
+        "total_units": sum(line.quantity for line in lines),
+        "eta": po.eta,
+        "tracking": po.tracking,
+        "decline_reason": po.decline_reason,
+        "factory_whatsapp_sent": session.factory_whatsapp_sent,
+        "factory_notified_at": iso(session.factory_notified_at),
+        **{name: iso(getattr(po, name)) for name in PURCHASE_ORDER_TIMES},
+    }
+
+
+def receipt_json(outcome: ReceiveOutcome) -> dict:
+    return {"orders_created": outcome.orders, "leftover": outcome.leftover}
+
+
+def inventory_json(sku: str, row: WarehouseInventory) -> dict:
+    return {
+        "sku": sku,
+        "on_hand": row.on_hand,
+        "reserved": row.reserved,
+        "available": row.on_hand - row.reserved,
+    }
+
+
+def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]) -> dict:
+    return {
+        "inbound": [
+            {
+                "message_sid": m.message_sid,
+                "from": m.from_phone,
+                "body": m.body,
+                "command": m.command,
+                "reply": m.reply,
+                "received_at": iso(m.received_at),
+            }
+            for m in inbound
+        ],
+        "outbound": [
+            {
+                "id": m.id,
+                "to": m.to_phone,
+                "kind": m.kind,
+                "body": m.body,
+                "content_sid": m.content_sid,
+                "status": m.status,
+                "provider_sid": m.provider_sid,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "created_at": iso(m.created_at),
+                "sent_at": iso(m.sent_at),
+            }
+            for m in outbound
+        ],
+    }
