@@ -1,18 +1,56 @@
-"""Small builders for test data, all through `core.catalog` (the same code the admin API uses)."""
+"""Shared test helpers: builders for test data (through `core.catalog`, the code the admin API uses),
+joins as the join service leaves them, reading rows back, and the admin API's header.
+
+Every test module imports what it needs from here (and from `tests.chat`); no test module imports
+another.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import count
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import catalog
+from core import sweep as core_sweep
 from core.catalog import VariantSpec
 from core.clock import now
-from core.models import Factory, GroupSession, Product
+from core.closing import close_session
+from core.db import transaction
+from core.models import (
+    Base,
+    Buyer,
+    Factory,
+    GroupSession,
+    OutboundMessage,
+    Participant,
+    ParticipantStatus,
+    Product,
+    PurchaseOrder,
+    SessionVariantCounter,
+    Variant,
+    WarehouseInventory,
+)
+from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
+ADMIN_TOKEN = "test-admin-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+class Dispatched(list):
+    """A dispatcher for `create_app`/`core.unit_of_work` that records instead of sending: the outbox ids
+    handed over, in order (this list), and each hand-over as it came (`batches`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+
+    def __call__(self, message_ids: list[int]) -> None:
+        self.batches.append(list(message_ids))
+        self.extend(message_ids)
 
 
 def factory(db: Session, phone: str = FACTORY_PHONE, name: str = "Konveksi Bandung"):
@@ -65,3 +103,187 @@ def session(
 TWO_SIZES = {"S": 4, "M": 4}
 FOUR_SIZES = {"S": 4, "M": 4, "L": 4, "XL": 4}
 TSHIRT_MIX = {"S": 2, "M": 5, "L": 4, "XL": 1}
+
+
+def make_session(db_factory, mix, *, code="GB1", target_moq=24, waitlist=False, sku="TS", price=50_000):
+    """A product with sizes `mix` and one open session of it, committed."""
+    with transaction(db_factory) as db:
+        made = product(db, mix, waitlist=waitlist, sku=sku, price=price)
+        session(db, made.id, code=code, target_moq=target_moq)
+
+
+def tshirt_session(
+    db, *, mix=TSHIRT_MIX, moq: int = 15, code: str = "GB1", sku: str = "TS", price: int = 50_000
+):
+    made = product(db, mix, sku=sku, price=price)
+    return made, session(db, made.id, code=code, target_moq=moq)
+
+
+# --- joins as the join service leaves them -------------------------------------------------------------
+
+_phones = count(1)
+_ticks = count(1)
+
+
+def buyer(
+    db, *, language: str = "id", address: str | None = "Jl. Mawar 1, Depok", name: str | None = None
+) -> Buyer:
+    row = Buyer(phone=f"+62812{next(_phones):08d}", name=name, language=language, address=address)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def add_join(db, session: GroupSession, who: Buyer, size: str, quantity: int, status: str = "confirmed"):
+    """A join (or a waiting request) written directly, counters kept equal to the sums."""
+    variant = db.scalar(select(Variant).where(Variant.product_id == session.product_id, Variant.size == size))
+    stamp = session.starts_at + timedelta(seconds=next(_ticks))
+    participant = Participant(
+        session_id=session.id,
+        buyer_id=who.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        unit_price=session.price,
+        total=quantity * session.price,
+        status=status,
+        requested_at=stamp,
+        joined_at=stamp if status == ParticipantStatus.CONFIRMED else None,
+    )
+    db.add(participant)
+    counter = db.get(SessionVariantCounter, (session.id, variant.id))
+    if counter is None:
+        counter = SessionVariantCounter(
+            session_id=session.id, variant_id=variant.id, ordered_units=0, waiting_units=0
+        )
+        db.add(counter)
+    if status == ParticipantStatus.CONFIRMED:
+        counter.ordered_units += quantity
+        session.ordered_units += quantity
+    elif status == ParticipantStatus.WAITING:
+        counter.waiting_units += quantity
+    db.flush()
+    return participant
+
+
+def demand_s3_m7_l4_xl1(db, session) -> list[Buyer]:
+    """S3 M7 L4 XL1 from four buyers (the second joins twice)."""
+    a, b, c, d = (buyer(db) for _ in range(4))
+    add_join(db, session, a, "S", 3)
+    add_join(db, session, b, "M", 5)
+    add_join(db, session, b, "M", 2)
+    add_join(db, session, c, "L", 4)
+    add_join(db, session, d, "XL", 1)
+    return [a, b, c, d]
+
+
+# --- time, stock and closing -------------------------------------------------------------------------
+
+
+def expire(db, session: GroupSession) -> None:
+    """Move the session's end into the past (as if its time had run out)."""
+    db.execute(
+        update(GroupSession)
+        .where(GroupSession.id == session.id)
+        .values(starts_at=now() - timedelta(hours=3), ends_at=now() - timedelta(minutes=1))
+    )
+    db.flush()
+    db.refresh(session)
+
+
+def set_stock(db, product, **on_hand: int) -> None:
+    for variant in product.variants:
+        if variant.size in on_hand:
+            db.execute(
+                update(WarehouseInventory)
+                .where(WarehouseInventory.variant_id == variant.id)
+                .values(on_hand=on_hand[variant.size])
+            )
+    db.flush()
+
+
+def sweep(db, db_factory, settings, **options) -> core_sweep.SweepResult:
+    """A sweep from another connection; the test's own transaction ends first (SQLite: one writer)."""
+    db.commit()
+    return core_sweep.sweep_due_sessions(db_factory, settings, **options)
+
+
+def close(db, settings, session, warehouse=None):
+    outcome = close_session(db, session, warehouse or BuiltinWarehouse(db), settings)
+    db.commit()
+    return outcome
+
+
+class DownWarehouse:
+    """A warehouse that refuses every call, counting them."""
+
+    calls = 0
+
+    def _fail(self, *args, **kwargs):
+        DownWarehouse.calls += 1
+        raise WarehouseUnavailable("connection refused")
+
+    stock = reserve = release = receive = _fail
+
+
+# --- reading rows back ---------------------------------------------------------------------------------
+
+
+def counts(db_factory: sessionmaker[Session]) -> dict[str, int]:
+    """Rows in every table, in one round trip."""
+    tables = Base.metadata.sorted_tables
+    query = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
+    with db_factory() as db:
+        return dict(db.execute(query).one()._mapping)
+
+
+def reload(db, session: GroupSession) -> GroupSession:
+    db.expire_all()
+    return db.get(GroupSession, session.id)
+
+
+def inventory(db, product) -> dict[str, tuple[int, int]]:
+    """size -> (on_hand, reserved)"""
+    rows = db.execute(
+        select(Variant.size, WarehouseInventory.on_hand, WarehouseInventory.reserved)
+        .join(WarehouseInventory, WarehouseInventory.variant_id == Variant.id)
+        .where(Variant.product_id == product.id)
+    )
+    return {size: (on_hand, reserved) for size, on_hand, reserved in rows}
+
+
+def messages(db, kind: str | None = None) -> list[OutboundMessage]:
+    query = select(OutboundMessage).order_by(OutboundMessage.id)
+    if kind:
+        query = query.where(OutboundMessage.kind == kind)
+    return list(db.scalars(query.execution_options(populate_existing=True)))
+
+
+def po_lines(db, po: PurchaseOrder) -> dict[str, int]:
+    db.refresh(po)
+    return {line.variant.size: line.quantity for line in po.lines}
+
+
+def counters(db, session_id: int) -> dict[str, tuple[int, int]]:
+    """size -> (confirmed units, waiting units), from the session's counter rows."""
+    rows = db.execute(
+        select(Variant.size, SessionVariantCounter.ordered_units, SessionVariantCounter.waiting_units)
+        .join(Variant, Variant.id == SessionVariantCounter.variant_id)
+        .where(SessionVariantCounter.session_id == session_id)
+    )
+    return {size: (o, w) for size, o, w in rows}
+
+
+def participants(db_factory, code: str | None = None) -> list[tuple[str, str, int, str]]:
+    """(buyer phone, size, quantity, status) in join order, of one session or all."""
+    query = (
+        select(Buyer.phone, Variant.size, Participant.quantity, Participant.status)
+        .join(Participant, Participant.buyer_id == Buyer.id)
+        .join(Variant, Variant.id == Participant.variant_id)
+        .order_by(Participant.id)
+    )
+    if code is not None:
+        query = query.join(GroupSession, GroupSession.id == Participant.session_id).where(
+            GroupSession.code == code
+        )
+    with db_factory() as db:
+        return [tuple(row) for row in db.execute(query)]

@@ -1,17 +1,24 @@
-"""Test fixtures: a database of our own per run (migrated with Alembic), emptied between tests.
+"""Test fixtures, defined here once: the database, settings, the app and its test client, the dispatcher
+the app hands outbox ids to, a loopback server, Redis, and the fake Twilio and warehouse services.
 
 `DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
-dropped at the end; unset -> a SQLite file in a temporary directory. `REDIS_URL` -> that Redis server,
-in a database number of this process's own that the Redis tests flush; unset -> those tests fail loudly rather than skip silently, unless
-`LAKU_ALLOW_NO_REDIS=1`.
+dropped at the end; unset -> a SQLite file in a temporary directory. Every fixture that opens the
+database (`db_factory`, `db`, `app`) asks for `empty_tables` first, so each test starts from empty tables.
+`REDIS_URL` -> that Redis server, in a database number of this process's own that the Redis tests flush;
+unset -> those tests fail loudly rather than skip silently, unless `LAKU_ALLOW_NO_REDIS=1`.
+
+Shared helpers (data builders, the admin header, reading rows back) are in `tests/builders.py`; the
+signed WhatsApp phone is `tests/chat.py`.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -19,14 +26,23 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from alembic import command
 from alembic.config import Config
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
 
+from bot.app import create_app
 from core import db as core_db
 from core.clock import now
 from core.models import Base
 from core.settings import PROJECT_ROOT, Settings
+from tests.builders import ADMIN_TOKEN, Dispatched
+from tests.chat import AUTH_TOKEN
+from tests.fakes.twilio_server import fake_twilio
+from tests.fakes.warehouse_server import fake_warehouse
+
+__all__ = ["fake_twilio", "fake_warehouse"]  # fixtures defined beside their fakes, offered to every test
 
 BASE_DATABASE_URL = Settings.from_env().database_url if os.environ.get("DATABASE_URL") else None
 
@@ -134,15 +150,26 @@ REDIS_URL = own_redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    """Settings for one test: its database, its Redis database, console transport, an admin token."""
+def empty_tables(database_url) -> None:
+    """Empty every table before the test (the fixtures that open the database ask for it)."""
     _empty_all_tables(database_url)
-    return Settings(database_url=database_url, redis_url=REDIS_URL, admin_token="test-admin-token")
 
 
 @pytest.fixture
-def db_factory(settings) -> sessionmaker[Session]:
-    return core_db.session_factory(settings.database_url)
+def settings(database_url) -> Settings:
+    """Settings for one test: its database, its Redis database, console transport, an admin token."""
+    return Settings(database_url=database_url, redis_url=REDIS_URL, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def signed_settings(settings) -> Settings:
+    """The test settings with a Twilio auth token: every webhook request is signature-checked."""
+    return dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN)
+
+
+@pytest.fixture
+def db_factory(database_url, empty_tables) -> sessionmaker[Session]:
+    return core_db.session_factory(database_url)
 
 
 @pytest.fixture
@@ -172,3 +199,39 @@ def redis_conn(settings):
 @pytest.fixture
 def in_an_hour():
     return now() + timedelta(hours=1)
+
+
+@pytest.fixture
+def dispatched() -> Dispatched:
+    """What the app hands to the queue after each commit (outbox ids), recorded instead of sent."""
+    return Dispatched()
+
+
+@pytest.fixture
+def app(signed_settings, dispatched, empty_tables) -> Flask:
+    """The real app: signed webhooks, the admin API (`builders.ADMIN_HEADERS`), a recording dispatcher."""
+    return create_app(signed_settings, dispatch=dispatched)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app):
+    """cli("close", "GB1") runs `flask laku close GB1` against the app; returns click's result."""
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=["laku", *args])
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    """The app on a real loopback port, in a thread; yields its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+    httpd.server_close()

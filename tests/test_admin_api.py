@@ -1,4 +1,5 @@
-"""The admin JSON API (SPEC section 7, without purchase orders and close): auth, validation, no partial writes."""
+"""The admin JSON API (without purchase orders and close, see test_admin_operations.py): auth, validation,
+no partial writes."""
 
 from __future__ import annotations
 
@@ -12,36 +13,14 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from core.clock import now
 from core.db import transaction
-from core.models import Base, GrosirVariantAllocation, Variant, WarehouseInventory
+from core.models import GrosirVariantAllocation, Variant, WarehouseInventory
 from tests import builders
-from tests.chat import AUTH_TOKEN, Phone
+from tests.builders import ADMIN_HEADERS as AUTH
+from tests.builders import ADMIN_TOKEN as TOKEN
+from tests.builders import counts
+from tests.chat import Phone
 
-TOKEN = "test-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-
-
-@pytest.fixture
-def dispatched() -> list[int]:
-    return []
-
-
-@pytest.fixture
-def app(settings, dispatched):
-    return create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=dispatched.extend)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-def counts(db_factory) -> dict[str, int]:
-    with db_factory() as db:
-        return {
-            table.name: db.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
 
 
 def post(client, path, payload, headers=AUTH):
@@ -654,16 +633,17 @@ def test_put_inventory_validation(client, db_factory, product_id, sku, payload, 
 def test_messages_show_inbound_and_outbound(client, db_factory, dispatched):
     with transaction(db_factory) as db:
         product = builders.product(db, builders.TWO_SIZES)
-        builders.session(db, product.id, target_moq=2)
+        builders.session(db, product.id, target_moq=3)
+    assert "Tercatat" in Phone(client, "+6281200000002", "Budi").send("IKUT GB1 S 1")
     buyer = Phone(client, "+6281200000001", "Sari")
-    form = buyer.form("IKUT GB1 M 2")
+    form = buyer.form("IKUT GB1 M 2")  # reaches the MOQ: Sari reads it in the reply, Budi by WhatsApp
     reply = buyer.post(form)
     assert reply.status_code == 200
     response = client.get("/api/v1/messages", headers=AUTH)
     assert response.status_code == 200
     body = response.json
-    assert len(body["inbound"]) == 1
-    inbound = body["inbound"][0]
+    assert len(body["inbound"]) == 2
+    inbound = body["inbound"][0]  # newest first
     assert {k: inbound[k] for k in ("message_sid", "from", "body", "command")} == {
         "message_sid": form["MessageSid"],
         "from": "whatsapp:+6281200000001",
@@ -678,7 +658,7 @@ def test_messages_show_inbound_and_outbound(client, db_factory, dispatched):
         k: outbound[k] for k in ("id", "to", "kind", "status", "attempts", "provider_sid", "sent_at")
     } == {
         "id": dispatched[0],
-        "to": "+6281200000001",
+        "to": "+6281200000002",
         "kind": "moq_reached",
         "status": "queued",
         "attempts": 0,

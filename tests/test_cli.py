@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
-import threading
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from bot.app import create_app
 from core.models import (
-    Base,
     Buyer,
     Factory,
     GrosirVariantAllocation,
@@ -22,42 +17,7 @@ from core.models import (
     Variant,
     WarehouseInventory,
 )
-from tests.chat import AUTH_TOKEN
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=lambda ids: None)
-
-
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args: str):
-        return runner.invoke(args=["laku", *args])
-
-    return invoke
-
-
-@pytest.fixture
-def server(app):
-    """The app on a real loopback port, in a thread, for the chat command's HTTP requests."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
-    httpd.server_close()
-
-
-def counts(db_factory) -> dict[str, int]:
-    with db_factory() as db:
-        return {
-            table.name: db.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
+from tests.builders import counts
 
 
 def mixes(db_factory) -> dict[str, dict[str, int]]:

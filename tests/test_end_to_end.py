@@ -1,4 +1,4 @@
-"""Expiry and fulfilment end to end (SPEC sections 5 and 6), on the real RQ path.
+"""Expiry and fulfilment end to end (see docs/design.md, "Expiry" and "Messages"), on the real RQ path.
 
 Buyers and the factory talk to the real Flask app through signed Twilio webhooks; the admin uses the
 JSON API; every outbound message goes outbox row -> RQ job (real Redis, a burst `SimpleWorker` on the
@@ -25,7 +25,7 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 
 from bot.app import create_app
-from core import fulfilment, joining
+from core import joining, sweep
 from core.clock import as_utc, now
 from core.db import transaction
 from core.models import (
@@ -45,14 +45,12 @@ from core.models import (
 from core.warehouse import BuiltinWarehouse
 from jobs import queues, runtime
 from tests import builders
+from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.chat import WEBHOOK, Phone, reply_text, sign
-from tests.fakes import twilio_server
 
 pytestmark = pytest.mark.redis
 
-fake_twilio = twilio_server.fake_twilio  # the fixture
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 FACTORY = "+6281100000001"
 A, B, C, D = "+6281300000001", "+6281300000002", "+6281300000003", "+6281300000004"
 BUYERS = (A, B, C, D)
@@ -287,6 +285,10 @@ def each(kinds: dict[str, int], phones=BUYERS) -> Counter:
     return Counter({(phone, kind): n for phone in phones for kind, n in kinds.items()})
 
 
+MOQ_TOLD = each({"moq_reached": 1}, phones=(B, C, D))
+"""A's last join reaches the MOQ: A reads it in the reply; the others are told by WhatsApp, once."""
+
+
 # --- the whole loop -------------------------------------------------------------------------------------
 
 
@@ -311,7 +313,7 @@ def run_whole_loop(world: World) -> None:
     assert "🎉 MOQ tercapai!" in replies[-1] and not any("MOQ" in r for r in replies[:-1])
     world.work()
     assert world.session().status == SessionStatus.MOQ_REACHED
-    assert world.told() == world.received() == each({"moq_reached": 1})
+    assert world.told() == world.received() == MOQ_TOLD
 
     # the time is up: the sweep job closes the session against an empty warehouse
     world.expire()
@@ -345,7 +347,7 @@ def test_whole_loop_from_joins_to_orders_through_the_factory(world, fake_twilio)
     assert (po["status"], po["lots"], po["factory_whatsapp_sent"]) == ("requested", LOTS, True)
     assert {line["size"]: line["quantity"] for line in po["lines"]} == INCOMING
     assert world.inventory() == {size: (0, 0) for size in SIZES}  # nothing held: the lots cover it all
-    expected = each({"moq_reached": 1, "waiting_for_stock": 1}) + Counter({(FACTORY, "factory_po"): 1})
+    expected = MOQ_TOLD + each({"waiting_for_stock": 1}) + Counter({(FACTORY, "factory_po"): 1})
     assert world.told() == world.received() == expected
     assert all("Belum ada yang perlu dibayar" in b for b in world.bodies("waiting_for_stock").values())
 
@@ -389,7 +391,7 @@ def test_whole_loop_from_joins_to_orders_through_the_factory(world, fake_twilio)
 
     expected += each({"order_created": 1})
     assert world.told() == world.received() == expected
-    assert sum(expected.values()) == 21 == len(fake_twilio.messages) == len(fake_twilio.accepted)
+    assert sum(expected.values()) == 20 == len(fake_twilio.messages) == len(fake_twilio.accepted)
     assert {m.status for m in world.outbox()} == {OutboundStatus.SENT}
     orders_text = world.bodies("order_created")
     assert (
@@ -433,9 +435,9 @@ def test_enough_stock_creates_orders_at_once_without_the_factory(world, fake_twi
         assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
     assert len(world.orders()) == len(JOINS)
     assert world.inventory() == {"S": (10, 4), "M": (9, 9), "L": (20, 8), "XL": (3, 3)}  # reserved == demand
-    assert world.told() == world.received() == each({"moq_reached": 1, "order_created": 1})
+    assert world.told() == world.received() == MOQ_TOLD + each({"order_created": 1})
     assert not [m for m in fake_twilio.messages if m["To"] == f"whatsapp:{FACTORY}"]
-    assert len(fake_twilio.messages) == 8
+    assert len(fake_twilio.messages) == 7
 
 
 def test_repeated_sweeps_webhooks_and_receive_change_nothing(world, fake_twilio):
@@ -446,7 +448,7 @@ def test_repeated_sweeps_webhooks_and_receive_change_nothing(world, fake_twilio)
     world.api("POST", "/purchase-orders/PO-GB1-1/receive")
     world.work()
     before, sent = world.snapshot(), len(fake_twilio.messages)
-    assert sent == 21
+    assert sent == 20  # as the whole loop counted them
 
     # the sweep again: nothing is due
     assert world.sweep() == {"closed": {}, "retry_later": {}}
@@ -495,7 +497,7 @@ def test_moq_not_reached_fails_and_tells_each_buyer_once_that_nothing_is_owed(wo
 def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twilio):
     world.setup()
     world.join_all()
-    world.work()  # the four "MOQ reached" messages go first
+    world.work()  # the three "MOQ reached" messages go first
     fake_twilio.script(429)  # the next request, the purchase order, is rate limited
     world.expire()
 
@@ -510,7 +512,7 @@ def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twi
     assert world.api("GET", "/purchase-orders/PO-GB1-1")["factory_whatsapp_sent"] is False
     [delay] = world.scheduled_delays()  # RQ's first backoff step
     assert 2 <= delay <= queues.RETRY_INTERVALS[0] + 0.5
-    assert world.received() == each({"moq_reached": 1, "waiting_for_stock": 1})
+    assert world.received() == MOQ_TOLD + each({"waiting_for_stock": 1})
 
     world.run_due_retries()
 
@@ -522,7 +524,7 @@ def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twi
     session = world.session()
     assert session.factory_whatsapp_sent is True
     assert as_utc(session.factory_notified_at) == as_utc(po_row.sent_at)
-    expected = each({"moq_reached": 1, "waiting_for_stock": 1}) + Counter({(FACTORY, "factory_po"): 1})
+    expected = MOQ_TOLD + each({"waiting_for_stock": 1}) + Counter({(FACTORY, "factory_po"): 1})
     assert world.told() == world.received() == expected
     assert world.scheduled_delays() == []
 
@@ -558,10 +560,11 @@ def test_two_sweeps_racing_close_each_session_exactly_once(requires_postgres, se
         )
     with db_factory() as db:
         joined = db.scalar(select(func.count()).select_from(OutboundMessage))
-    assert joined == 2 * due  # "MOQ reached" to both buyers of each session that reached 13 units
+    assert joined == due  # "MOQ reached" to the first buyer of each session that reached 13 units; the
+    # second one's join reached it, so they read it in the reply
 
     barrier = threading.Barrier(2)
-    results: list[fulfilment.SweepResult] = []
+    results: list[sweep.SweepResult] = []
     dispatched: list[list[int]] = [[], []]
     errors: list[BaseException] = []
 
@@ -569,12 +572,12 @@ def test_two_sweeps_racing_close_each_session_exactly_once(requires_postgres, se
         try:
             barrier.wait()
             results.append(
-                fulfilment.sweep_due_sessions(
+                sweep.sweep_due_sessions(
                     db_factory,
                     settings,
                     warehouse=SlowWarehouse,
                     batch_size=3,
-                    on_commit=dispatched[index].extend,
+                    dispatch=dispatched[index].extend,
                 )
             )
         except BaseException as error:  # noqa: BLE001 - reported below
@@ -605,7 +608,7 @@ def test_two_sweeps_racing_close_each_session_exactly_once(requires_postgres, se
         assert len(keys) == len(set(keys))
         kinds = Counter(db.scalars(select(OutboundMessage.kind)))
         assert kinds == {
-            "moq_reached": 2 * due,
+            "moq_reached": due,
             "factory_po": due,
             "waiting_for_stock": 2 * due,
             "session_failed": 2 * failing,

@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import fulfilment
+from core import closing, purchase_orders
 from core.clock import now
 from core.factory_replies import handle_factory_command, remind_unanswered_purchase_orders
 from core.models import OutboundMessage, PurchaseOrder, PurchaseOrderStatus, SessionStatus
 from core.settings import Settings
 from tests import builders
-from tests.test_fulfilment import close, demand_s3_m7_l4_xl1, expire, messages, reload, tshirt_session
+from tests.builders import close, demand_s3_m7_l4_xl1, expire, messages, reload, tshirt_session
 
 ADMIN = "+6281199999999"
 
@@ -152,7 +152,7 @@ def test_kirim_straight_from_requested_and_received_pos_change_nothing(
     assert "tercatat dikirim." in handle_factory_command(
         db, factory, "KIRIM", "PO-GB1-1", None, factory_settings
     )
-    fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+    purchase_orders.receive_purchase_order(db, "PO-GB1-1", settings)
     db.commit()
     count = outbox_count(db)
     for word in ("SIAP", "KIRIM"):
@@ -188,7 +188,7 @@ def test_unknown_or_missing_po_code(db, factory_settings, ordered):
 
 def test_a_cancelled_sessions_po_is_void(db, settings, factory_settings, ordered):
     factory, _, _ = ordered
-    fulfilment.cancel_session(db, "GB1", settings)
+    closing.cancel_session(db, "GB1", settings)
     db.commit()
     assert "sudah dibatalkan" in handle_factory_command(db, factory, "SIAP", "PO-GB1-1", "", factory_settings)
     assert po(db).status == PurchaseOrderStatus.REQUESTED
@@ -200,10 +200,10 @@ def test_a_cancelled_sessions_po_is_void(db, settings, factory_settings, ordered
 def test_an_unanswered_po_gets_exactly_one_reminder(db, settings, ordered):
     factory, _, _ = ordered
     row = po(db)
-    assert remind_unanswered_purchase_orders(db, settings, now=now() + timedelta(hours=23)) == []
+    assert remind_unanswered_purchase_orders(db, settings, at=now() + timedelta(hours=23)) == []
     later = now() + timedelta(hours=settings.factory_reminder_hours, minutes=1)
-    assert remind_unanswered_purchase_orders(db, settings, now=later) == ["PO-GB1-1"]
-    assert remind_unanswered_purchase_orders(db, settings, now=later + timedelta(days=3)) == []
+    assert remind_unanswered_purchase_orders(db, settings, at=later) == ["PO-GB1-1"]
+    assert remind_unanswered_purchase_orders(db, settings, at=later + timedelta(days=3)) == []
     db.commit()
     [reminder] = messages(db, "factory_reminder")
     assert reminder.to_phone == factory.phone and reminder.idempotency_key == f"factory_reminder:{row.id}"
@@ -215,7 +215,7 @@ def test_an_answered_po_is_not_reminded(db, settings, ordered):
     factory, _, _ = ordered
     handle_factory_command(db, factory, "SIAP", "PO-GB1-1", "besok", settings)
     later = now() + timedelta(hours=48)
-    assert remind_unanswered_purchase_orders(db, settings, now=later) == []
+    assert remind_unanswered_purchase_orders(db, settings, at=later) == []
 
 
 def test_reminder_job_dispatches_after_commit(db, settings, ordered, monkeypatch):
@@ -224,7 +224,7 @@ def test_reminder_job_dispatches_after_commit(db, settings, ordered, monkeypatch
     db.commit()
     dispatched: list[list[int]] = []
     monkeypatch.setattr("jobs.queues.dispatch_outbox", lambda ids: dispatched.append(ids) or len(ids))
-    monkeypatch.setattr("core.factory_replies.clock_now", lambda: now() + timedelta(hours=25))
+    monkeypatch.setattr("core.factory_replies.now", lambda: now() + timedelta(hours=25))
     runtime.reset(settings)
     try:
         assert expiry.remind_factories() == ["PO-GB1-1"]

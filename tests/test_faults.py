@@ -38,9 +38,6 @@ from core.models import (
 from jobs import queues, runtime
 from tests import builders
 from tests.chat import AUTH_TOKEN, Phone, reply_text
-from tests.fakes import twilio_server
-
-fake_twilio = twilio_server.fake_twilio  # the fixture
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connections are refused at once
 BUSY = "sistem sedang sibuk"
@@ -49,24 +46,11 @@ TWILIO_BUDGET_SECONDS = 5  # well inside Twilio's 15 s
 
 
 @pytest.fixture
-def signed_settings(settings):
-    """The test settings with a Twilio auth token: every webhook request is signature-checked."""
-    return dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN)
-
-
-@pytest.fixture
 def gb1(db_factory):
     """Session GB1: S/M/L/XL at 4 per lot, MOQ 4 units."""
     with transaction(db_factory) as db:
         product = builders.product(db, builders.FOUR_SIZES)
         builders.session(db, product.id, code="GB1", target_moq=4)
-
-
-def quiet_app(settings):
-    """The app with a dispatch that only records (these tests are not about Redis)."""
-    dispatched: list[int] = []
-    app = create_app(settings, dispatch=dispatched.extend)
-    return app, dispatched
 
 
 def state(db_factory) -> dict:
@@ -102,28 +86,31 @@ def test_redis_down_buyers_still_get_answers_and_the_outbox_catches_up(
     # The real dispatch (no override): after each commit it enqueues to a Redis that refuses connections.
     app = create_app(dataclasses.replace(settings, redis_url=DEAD_REDIS, twilio_auth_token=AUTH_TOKEN))
     client = app.test_client()
-    buyers = [Phone(client, f"+628120000010{n}", f"Buyer {n}") for n in range(3)]
+    buyers = [Phone(client, f"+628120000010{n}", f"Buyer {n}") for n in range(4)]
+    told = buyers[:3]  # the fourth join reaches the MOQ: its buyer reads it in the reply
 
     replies, slowest = [], 0.0
     with caplog.at_level(logging.ERROR, logger="jobs.queues"):
-        for buyer, body in zip(buyers, ("IKUT GB1 S 1", "IKUT GB1 M 1", "IKUT GB1 L 2"), strict=True):
+        for buyer, body in zip(
+            buyers, ("IKUT GB1 S 1", "IKUT GB1 M 1", "IKUT GB1 L 1", "IKUT GB1 XL 1"), strict=True
+        ):
             started = time.monotonic()
             replies.append(buyer.send(body))  # asserts 200 and TwiML
             slowest = max(slowest, time.monotonic() - started)
 
     assert all(JOINED in reply for reply in replies), replies
-    assert "MOQ tercapai" in replies[-1]  # the third join reached the MOQ: three notifications
+    assert "MOQ tercapai" in replies[-1]  # the fourth join reached the MOQ: three notifications
     assert slowest < TWILIO_BUDGET_SECONDS
     assert "could not dispatch outbox messages" in caplog.text
     with db_factory() as db:
         assert db.scalar(select(GroupSession.status)) == SessionStatus.MOQ_REACHED
         statuses = db.scalars(select(Participant.status)).all()
-        assert statuses == [ParticipantStatus.CONFIRMED] * 3
+        assert statuses == [ParticipantStatus.CONFIRMED] * 4
         outbox = db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
         assert [(m.kind, m.status, m.attempts) for m in outbox] == [
             ("moq_reached", OutboundStatus.QUEUED, 0)
         ] * 3
-        assert sorted(m.to_phone for m in outbox) == sorted(b.number for b in buyers)
+        assert sorted(m.to_phone for m in outbox) == sorted(b.number for b in told)
 
     # Redis is back: the periodic flush (run a while later) hands the rows to RQ, a worker sends them.
     runtime.reset(fake_twilio.settings(settings))  # the real test Redis, the fake Twilio
@@ -134,7 +121,7 @@ def test_redis_down_buyers_still_get_answers_and_the_outbox_catches_up(
             assert queues.flush_outbox() == 3
         SimpleWorker([send_queue], connection=redis_conn).work(burst=True)
 
-        assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(f"whatsapp:{b.number}" for b in buyers)
+        assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(f"whatsapp:{b.number}" for b in told)
         with db_factory() as db:
             outbox = db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
             assert [(m.status, m.attempts) for m in outbox] == [(OutboundStatus.SENT, 1)] * 3
@@ -170,9 +157,8 @@ def terminate_other_backends(database_url: str) -> int:
 
 
 def test_connections_dropped_between_requests_are_replaced(
-    requires_postgres, signed_settings, db_factory, gb1
+    requires_postgres, app, signed_settings, db_factory, gb1
 ):
-    app, _ = quiet_app(signed_settings)
     client = app.test_client()
     ani, budi = Phone(client, "+6281200000201", "Ani"), Phone(client, "+6281200000202", "Budi")
     assert JOINED in ani.send("IKUT GB1 S 1")
@@ -252,19 +238,17 @@ def assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypa
 
 
 def test_database_error_inside_a_request_answers_busy_and_writes_nothing(
-    signed_settings, db_factory, gb1, monkeypatch
+    app, dispatched, db_factory, gb1, monkeypatch
 ):
-    app, dispatched = quiet_app(signed_settings)
     assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypatch, raise_operational_error)
     assert dispatched == []
 
 
 def test_connection_killed_inside_a_request_is_retried_on_a_fresh_connection(
-    requires_postgres, signed_settings, db_factory, gb1, monkeypatch
+    requires_postgres, app, db_factory, gb1, monkeypatch
 ):
     """A lost connection invalidates it and nothing was committed, so the webhook handles the message
     again on a new connection: the buyer gets the normal answer, and everything is written exactly once."""
-    app, _ = quiet_app(signed_settings)
     phone = Phone(app.test_client(), "+6281200000301", "Citra")
     before = state(db_factory)
     form = phone.form("IKUT GB1 M 2")

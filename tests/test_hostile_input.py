@@ -9,7 +9,6 @@ Control characters that XML cannot carry are removed from webhook fields before 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -19,24 +18,23 @@ import uuid
 from datetime import datetime, timedelta
 from xml.etree import ElementTree
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from bot.app import create_app
 from bot.webhooks import clean
 from core.clock import now
 from core.commands import ALIASES, CODE, FACTORY_COMMANDS, SIZE, Command, parse
 from core.db import transaction
-from core.models import Base, Buyer, GroupSession, InboundMessage, Participant, SessionVariantCounter
+from core.models import Buyer, GroupSession, InboundMessage, Participant, SessionVariantCounter
 from core.phones import InvalidPhone, normalise
 from tests import builders
-from tests.chat import AUTH_TOKEN, WEBHOOK, Phone, reply_text, sign
+from tests.builders import ADMIN_HEADERS as ADMIN
+from tests.builders import counts
+from tests.chat import WEBHOOK, Phone, reply_text, sign
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 FUZZ = settings(
     deadline=None,
     suppress_health_check=[
@@ -145,19 +143,6 @@ def test_parse_aliases_with_random_arguments(word, args):
 
 
 # --------------------------------------------------------------------------------------- the webhook
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=lambda ids: None)
-
-
-def table_counts(db_factory) -> dict[str, int]:
-    """Rows in every table, in one round trip."""
-    tables = Base.metadata.sorted_tables
-    query = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
-    with db_factory() as db:
-        return dict(db.execute(query).one()._mapping)
 
 
 def consistency(db_factory, code: str = "FUZZ1") -> None:
@@ -290,11 +275,11 @@ def test_webhook_fuzz_never_500_and_writes_only_what_is_defined(app, db_factory,
     status, inbound_added, buyers_added, previous = expected_webhook_effect(
         db_factory, fields, encoding, signing
     )
-    before = table_counts(db_factory)
+    before = counts(db_factory)
 
     response = post_webhook(client, fields, encoding, signing)
 
-    after = table_counts(db_factory)
+    after = counts(db_factory)
     event(f"webhook {response.status_code} {encoding} {signing}")
     assert response.status_code == status, (response.status_code, response.data[:300])
     if status == 200:
@@ -432,14 +417,14 @@ def test_admin_api_fuzz_is_4xx_never_500_and_never_a_partial_write(app, db_facto
     n = next(_fresh)
     payload = base_payloads(n, *app._fuzz_ids)[path]
     body = whole_body if whole_body is not None else apply_mutations(payload, mutations)
-    before = table_counts(db_factory)
+    before = counts(db_factory)
 
     if path.startswith("/inventory"):
         response = client.put(f"/api/v1{path}", json=body, headers=ADMIN)
     else:
         response = client.post(f"/api/v1{path}", json=body, headers=ADMIN)
 
-    after = table_counts(db_factory)
+    after = counts(db_factory)
     assert response.status_code < 500, (path, body, response.data[:500])
     assert response.mimetype == "application/json"
     delta = {name: after[name] - before[name] for name in after if after[name] != before[name]}
@@ -494,8 +479,8 @@ def test_the_same_message_sid_posted_20_times_at_once_changes_state_once(app, db
     replies = {text for _, text in results}
     assert len(replies) == 1
     assert replies.pop().startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
-    counts = table_counts(db_factory)
-    assert (counts["participants"], counts["inbound_messages"], counts["buyers"]) == (1, 1, 1)
+    rows = counts(db_factory)
+    assert (rows["participants"], rows["inbound_messages"], rows["buyers"]) == (1, 1, 1)
     with db_factory() as db:
         assert db.scalar(select(GroupSession.ordered_units)) == 2
         assert db.scalars(select(SessionVariantCounter.ordered_units)).all() == [2]
@@ -514,8 +499,8 @@ def test_twenty_buyers_joining_a_size_at_once_never_oversell_it(app, db_factory,
     joined = [r for r in replies if r.startswith("✅ Tercatat: 1 pcs")]
     locked = [r for r in replies if r.startswith("🔒 Ukuran M di sesi GB1 sedang terkunci")]
     assert (len(joined), len(locked)) == (8, 12)  # M's cap is 2 lots * 4 = 8 with no S ordered
-    counts = table_counts(db_factory)
-    assert (counts["participants"], counts["inbound_messages"], counts["buyers"]) == (8, 20, 20)
+    rows = counts(db_factory)
+    assert (rows["participants"], rows["inbound_messages"], rows["buyers"]) == (8, 20, 20)
     consistency(db_factory, "GB1")
     with db_factory() as db:
         assert db.scalar(select(GroupSession.ordered_units)) == 8
@@ -527,5 +512,5 @@ def test_one_new_buyer_sending_ten_messages_at_once_is_registered_once(app, db_f
 
     replies = run_concurrently(10, menu)
     assert all(r.startswith("Halo Sari! Laku Grosir") for r in replies), replies
-    counts = table_counts(db_factory)
-    assert (counts["buyers"], counts["inbound_messages"]) == (1, 10)
+    rows = counts(db_factory)
+    assert (rows["buyers"], rows["inbound_messages"]) == (1, 10)

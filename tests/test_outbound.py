@@ -21,29 +21,32 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 
 from core import outbox
+from core.adapters.console import ConsoleTransport
 from core.clock import as_utc, now
 from core.db import transaction
 from core.delivery import (
     ADMIN_ALERT_KIND,
     FACTORY_PO_KIND,
-    ConsoleTransport,
+    PermanentSendError,
     SendStatus,
     TransientSendError,
     record_status,
     send_outbox_message,
 )
 from core.models import GroupSession, OutboundMessage, OutboundStatus
+from core.settings import Settings
+from core.unit_of_work import unit_of_work
 from jobs import queues, runtime
 from tests import builders
-from tests.fakes import twilio_server
+from tests.builders import Dispatched
 from tests.fakes.twilio_server import WHATSAPP_FROM
 
 BUYER = "+6281234567890"
 ADMIN = "+6281299990000"
+NO_ADMIN = Settings()
+WITH_ADMIN = Settings(admin_whatsapp=ADMIN)
 
 pytestmark = pytest.mark.redis
-
-fake_twilio = twilio_server.fake_twilio  # the fixture, until conftest imports it
 
 
 # --- fixtures and helpers -------------------------------------------------------------------------
@@ -298,7 +301,7 @@ def test_two_workers_never_send_the_same_message(db_factory):
 
     def worker():
         both_started.wait()
-        outcomes.append(send_outbox_message(db_factory, message_id, SlowTransport()).status)
+        outcomes.append(send_outbox_message(db_factory, message_id, SlowTransport(), NO_ADMIN).status)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -419,17 +422,16 @@ def test_console_transport_mentions_the_template():
 
 def sent_message(db_factory, key="notice:1", **fields) -> tuple[int, str]:
     message_id = add_message(db_factory, key, **fields)
-    outcome = send_outbox_message(db_factory, message_id, ConsoleTransport(lambda _line: None))
+    outcome = send_outbox_message(db_factory, message_id, ConsoleTransport(lambda _line: None), NO_ADMIN)
     return message_id, outcome.provider_sid
 
 
-def callback(
-    db_factory, provider_sid, status, code=None, text=None, admin_phone=ADMIN
-) -> tuple[bool, list[int]]:
-    with transaction(db_factory) as db:
-        known = record_status(db, provider_sid, status, code, text, admin_phone=admin_phone)
-        added = outbox.new_message_ids(db)
-    return known, added
+def callback(db_factory, provider_sid, status, code=None, text=None) -> tuple[bool, list[int]]:
+    """A status callback as the webhook applies it: one unit of work; returns the alert ids it dispatched."""
+    added = Dispatched()
+    with unit_of_work(db_factory, added) as db:
+        known = record_status(db, provider_sid, status, code, text, settings=WITH_ADMIN)
+    return known, list(added)
 
 
 def test_status_callbacks_only_move_forward(db_factory):
@@ -520,12 +522,36 @@ def test_a_transport_that_raises_unexpectedly_is_retried(db_factory):
         def send(self, to, body, content_sid=None, content_variables=None):
             raise TransientSendError("twilio 429 code 20429: slow down")
 
-    outcome = send_outbox_message(db_factory, message_id, Broken(), max_attempts=2)
+    outcome = send_outbox_message(db_factory, message_id, Broken(), NO_ADMIN, max_attempts=2)
     assert (outcome.status, outcome.attempts) == (SendStatus.RETRY, 1)
-    outcome = send_outbox_message(db_factory, message_id, Broken(), max_attempts=2)
+    outcome = send_outbox_message(db_factory, message_id, Broken(), NO_ADMIN, max_attempts=2)
     assert (outcome.status, outcome.attempts) == (SendStatus.FAILED, 2)
     assert outcome.alert_ids == []  # no admin number given: the log only
     assert (
         load(db_factory, message_id).last_error
         == "gave up after 2 attempts: twilio 429 code 20429: slow down"
+    )
+
+
+def test_the_failed_send_alert_uses_its_approved_template_when_configured(db_factory):
+    message_id = add_message(db_factory, kind="order_created", session_id=None)
+
+    class Refusing:
+        def send(self, to, body, content_sid=None, content_variables=None):
+            raise PermanentSendError("twilio 400 code 21211: invalid To")
+
+    templated = Settings(admin_whatsapp=ADMIN, content_sids={"ADMIN_ALERT": "HXalert"})
+    dispatched = Dispatched()
+    outcome = send_outbox_message(db_factory, message_id, Refusing(), templated, dispatch=dispatched)
+    assert outcome.status == SendStatus.FAILED and outcome.alert_ids == dispatched.batches[0]
+    alert = load(db_factory, outcome.alert_ids[0])
+    assert (alert.kind, alert.to_phone, alert.content_sid) == (ADMIN_ALERT_KIND, ADMIN, "HXalert")
+    assert json.loads(alert.content_variables) == {
+        "1": str(message_id),
+        "2": "order_created",
+        "3": BUYER,
+        "4": "twilio 400 code 21211: invalid To",
+    }
+    assert alert.body == (
+        f"⚠️ Laku: pesan #{message_id} (order_created) ke {BUYER} gagal terkirim: twilio 400 code 21211: invalid To"
     )

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-
-import pytest
 import requests
-from werkzeug.serving import make_server
 
-from bot.app import create_app
 from bot.cli import send_chat_message
 from tests import builders
+from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.chat import AUTH_TOKEN
-
-ADMIN = {"Authorization": "Bearer test-admin-token"}
-
-
-@pytest.fixture
-def server(settings, db_factory):
-    app = create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=lambda ids: None)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=10)
-    httpd.server_close()
 
 
 def say(url: str, phone: str, text: str) -> str:

@@ -8,36 +8,23 @@ outbox row of kind `waitlist_admitted` for that buyer and its id handed to the q
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app
-from core.db import transaction
-from core.models import Buyer, OutboundMessage, Participant, PurchaseOrder, SessionStatus, Variant
+from core.models import OutboundMessage, PurchaseOrder, SessionStatus
 from tests import builders
-from tests.chat import AUTH_TOKEN, Phone
+from tests.builders import ADMIN_HEADERS as ADMIN
+from tests.builders import participants
+from tests.chat import Phone
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 FACTORY = builders.FACTORY_PHONE
 A, B, C, D = "+6281400000001", "+6281400000002", "+6281400000003", "+6281400000004"
 E, F, G, H = "+6281400000005", "+6281400000006", "+6281400000007", "+6281400000008"
 X = "+6281400000009"
 
 JOINED_HEAD = "✅ Tercatat: {q} pcs Kaos TS ukuran {size} di sesi GB1, total {total}"
-
-
-@pytest.fixture
-def dispatched() -> list[int]:
-    return []
-
-
-@pytest.fixture
-def client(settings, dispatched):
-    app = create_app(dataclasses.replace(settings, twilio_auth_token=AUTH_TOKEN), dispatch=dispatched.extend)
-    return app.test_client()
 
 
 @pytest.fixture
@@ -54,9 +41,7 @@ def say(client):
 
 
 def make_session(db_factory, mix, *, target_moq: int = 24) -> None:
-    with transaction(db_factory) as db:
-        product = builders.product(db, mix, waitlist=True)
-        builders.session(db, product.id, code="GB1", target_moq=target_moq)
+    builders.make_session(db_factory, mix, target_moq=target_moq, waitlist=True)
 
 
 def sizes(client, code: str = "GB1") -> dict[str, tuple[int, int, int, bool, int]]:
@@ -92,18 +77,6 @@ def body_to(db_factory, phone: str, kind: str) -> str:
             )
         ).all()
         return body
-
-
-def participants(db_factory) -> list[tuple[str, str, int, str]]:
-    """(phone, size, quantity, status) in request order."""
-    with db_factory() as db:
-        rows = db.execute(
-            select(Buyer.phone, Variant.size, Participant.quantity, Participant.status)
-            .join(Buyer, Buyer.id == Participant.buyer_id)
-            .join(Variant, Variant.id == Participant.variant_id)
-            .order_by(Participant.id)
-        )
-        return [tuple(row) for row in rows]
 
 
 def four(s, m, l, xl):  # noqa: E741 - the size is called L

@@ -8,21 +8,18 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from core import fulfilment
+from bot.http_errors import status_for
+from core import closing, purchase_orders
+from core.adapters import warehouse_for
+from core.adapters.http_warehouse import HttpWarehouse
 from core.models import GroupSession, Order, PurchaseOrder, SessionStatus
 from core.settings import Settings
-from core.warehouse import (
-    BuiltinWarehouse,
-    HttpWarehouse,
-    InsufficientStock,
-    StockLine,
-    WarehouseUnavailable,
-    warehouse_for,
-)
+from core.warehouse import BuiltinWarehouse, InsufficientStock, StockLine, WarehouseUnavailable
 from tests import builders
-from tests.fakes import warehouse_server
-from tests.test_fulfilment import (
-    MIX,
+from tests.builders import (
+    TSHIRT_MIX as MIX,
+)
+from tests.builders import (
     add_join,
     buyer,
     demand_s3_m7_l4_xl1,
@@ -35,8 +32,6 @@ from tests.test_fulfilment import (
     sweep,
     tshirt_session,
 )
-
-fake_warehouse = warehouse_server.fake_warehouse  # the fixture
 
 
 def lines(product, **quantities: int) -> list[StockLine]:
@@ -181,7 +176,7 @@ def test_http_failures_are_unavailable_never_a_guess(fake_warehouse, product, sc
 def test_http_unreachable_is_unavailable(product):
     with pytest.raises(WarehouseUnavailable) as error:
         HttpWarehouse("http://127.0.0.1:9", 0.5).reserve(product, lines(product, S=1), key="k")
-    assert error.value.field == "warehouse" and error.value.status == 503
+    assert error.value.field == "warehouse" and status_for(error.value) == 503  # the admin API says 503
 
 
 # --- closing against the HTTP warehouse ----------------------------------------------------------------
@@ -223,13 +218,13 @@ def test_http_pending_stock_is_rechecked_until_the_stock_arrives(
 
     # nothing arrived yet (the free units were taken by someone else meanwhile)
     fake_warehouse.reservations["elsewhere"] = {"TS-L": 4}
-    assert fulfilment.recheck_pending_stock(db, http_settings) == []
+    assert purchase_orders.recheck_pending_stock(db, http_settings) == []
     db.commit()
     assert reload(db, session).status == SessionStatus.PENDING_STOCK
     assert reload(db, session).warehouse_check_at is not None
 
     fake_warehouse.set_stock({"TS-S": 4, "TS-M": 11, "TS-L": 8, "TS-XL": 2})  # the lot arrived
-    assert fulfilment.recheck_pending_stock(db, http_settings) == ["GB1"]
+    assert purchase_orders.recheck_pending_stock(db, http_settings) == ["GB1"]
     db.commit()
     session = reload(db, session)
     assert session.status == SessionStatus.ORDERS_CREATED and session.stock_received_at is not None
@@ -241,7 +236,7 @@ def test_http_pending_stock_is_rechecked_until_the_stock_arrives(
         "TS-XL": 1,
     }
     assert len(messages(db, "order_created")) == 4
-    assert fulfilment.recheck_pending_stock(db, http_settings) == []  # nothing left to do
+    assert purchase_orders.recheck_pending_stock(db, http_settings) == []  # nothing left to do
 
 
 def test_http_warehouse_down_leaves_sessions_for_the_next_sweep(
@@ -270,7 +265,7 @@ def test_recheck_job_only_runs_for_the_http_warehouse(
     add_join(db, session, buyer(db), "M", 2)
     expire(db, session)
     db.commit()
-    fulfilment.close_session(db, session, fulfilment.warehouse_for(http_settings, db), http_settings)
+    closing.close_session(db, session, warehouse_for(http_settings, db), http_settings)
     db.commit()
     dispatched: list[list[int]] = []
     monkeypatch.setattr("jobs.queues.dispatch_outbox", lambda ids: dispatched.append(ids) or len(ids))

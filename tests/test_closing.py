@@ -1,26 +1,24 @@
-"""Closing sessions warehouse first (SPEC section 6): failed, orders from stock, purchase orders for lots."""
+"""Closing sessions warehouse first: failed, orders from stock, purchase orders for lots; the sweep; the
+admin's close now and cancel (see docs/design.md, "Expiry")."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import timedelta
-from itertools import count
 
 import pytest
-from flask import Flask, jsonify
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from core import fulfilment
+from core import closing, purchase_orders
+from core import sweep as core_sweep
+from core.adapters import payments
 from core.clock import as_utc, now
 from core.db import transaction
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, NotFound
 from core.models import (
-    Buyer,
-    GroupSession,
     Order,
     OutboundMessage,
     Participant,
@@ -28,169 +26,41 @@ from core.models import (
     PurchaseOrder,
     PurchaseOrderStatus,
     SessionStatus,
-    SessionVariantCounter,
-    Variant,
-    WarehouseInventory,
 )
 from core.outbox import new_message_ids
 from core.settings import Settings
-from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
+from core.stock_plan import StockPlan, plan_stock
+from core.transitions import transition
+from core.warehouse import BuiltinWarehouse
 from tests import builders
+from tests.builders import (
+    DownWarehouse,
+    add_join,
+    buyer,
+    close,
+    counters,
+    demand_s3_m7_l4_xl1,
+    expire,
+    inventory,
+    messages,
+    po_lines,
+    reload,
+    set_stock,
+    sweep,
+    tshirt_session,
+)
 
 MIX = builders.TSHIRT_MIX  # 2 S + 5 M + 4 L + 1 XL
-
-# --- helpers shared by the fulfilment test modules --------------------------------------------------------
-
-_phones = count(1)
-_ticks = count(1)
-
-
-def buyer(
-    db, *, language: str = "id", address: str | None = "Jl. Mawar 1, Depok", name: str | None = None
-) -> Buyer:
-    row = Buyer(phone=f"+62812{next(_phones):08d}", name=name, language=language, address=address)
-    db.add(row)
-    db.flush()
-    return row
-
-
-def add_join(db, session: GroupSession, who: Buyer, size: str, quantity: int, status: str = "confirmed"):
-    """A join (or a waiting request) as the join service leaves it, counters kept equal to the sums."""
-    variant = db.scalar(select(Variant).where(Variant.product_id == session.product_id, Variant.size == size))
-    stamp = session.starts_at + timedelta(seconds=next(_ticks))
-    participant = Participant(
-        session_id=session.id,
-        buyer_id=who.id,
-        variant_id=variant.id,
-        quantity=quantity,
-        unit_price=session.price,
-        total=quantity * session.price,
-        status=status,
-        requested_at=stamp,
-        joined_at=stamp if status == ParticipantStatus.CONFIRMED else None,
-    )
-    db.add(participant)
-    counter = db.get(SessionVariantCounter, (session.id, variant.id))
-    if counter is None:
-        counter = SessionVariantCounter(
-            session_id=session.id, variant_id=variant.id, ordered_units=0, waiting_units=0
-        )
-        db.add(counter)
-    if status == ParticipantStatus.CONFIRMED:
-        counter.ordered_units += quantity
-        session.ordered_units += quantity
-    elif status == ParticipantStatus.WAITING:
-        counter.waiting_units += quantity
-    db.flush()
-    return participant
-
-
-def expire(db, session: GroupSession) -> None:
-    """Move the session's end into the past (as if its time had run out)."""
-    db.execute(
-        update(GroupSession)
-        .where(GroupSession.id == session.id)
-        .values(starts_at=now() - timedelta(hours=3), ends_at=now() - timedelta(minutes=1))
-    )
-    db.flush()
-    db.refresh(session)
-
-
-def set_stock(db, product, **on_hand: int) -> None:
-    for variant in product.variants:
-        if variant.size in on_hand:
-            db.execute(
-                update(WarehouseInventory)
-                .where(WarehouseInventory.variant_id == variant.id)
-                .values(on_hand=on_hand[variant.size])
-            )
-    db.flush()
-
-
-def inventory(db, product) -> dict[str, tuple[int, int]]:
-    """size -> (on_hand, reserved)"""
-    rows = db.execute(
-        select(Variant.size, WarehouseInventory.on_hand, WarehouseInventory.reserved)
-        .join(WarehouseInventory, WarehouseInventory.variant_id == Variant.id)
-        .where(Variant.product_id == product.id)
-    )
-    return {size: (on_hand, reserved) for size, on_hand, reserved in rows}
-
-
-def messages(db, kind: str | None = None) -> list[OutboundMessage]:
-    query = select(OutboundMessage).order_by(OutboundMessage.id)
-    if kind:
-        query = query.where(OutboundMessage.kind == kind)
-    return list(db.scalars(query.execution_options(populate_existing=True)))
-
-
-def po_lines(db, po: PurchaseOrder) -> dict[str, int]:
-    db.refresh(po)
-    return {line.variant.size: line.quantity for line in po.lines}
-
-
-def reload(db, session: GroupSession) -> GroupSession:
-    db.expire_all()
-    return db.get(GroupSession, session.id)
-
-
-def counters(db, session: GroupSession) -> dict[str, tuple[int, int]]:
-    rows = db.execute(
-        select(Variant.size, SessionVariantCounter.ordered_units, SessionVariantCounter.waiting_units)
-        .join(Variant, Variant.id == SessionVariantCounter.variant_id)
-        .where(SessionVariantCounter.session_id == session.id)
-    )
-    return {size: (o, w) for size, o, w in rows}
-
-
-def sweep(db, db_factory, settings, **options) -> fulfilment.SweepResult:
-    """A sweep from another connection; the test's own transaction ends first (SQLite: one writer)."""
-    db.commit()
-    return fulfilment.sweep_due_sessions(db_factory, settings, **options)
-
-
-def close(db, settings, session, warehouse=None):
-    outcome = fulfilment.close_session(db, session, warehouse or BuiltinWarehouse(db), settings)
-    db.commit()
-    return outcome
-
-
-def tshirt_session(db, *, mix=MIX, moq: int = 15, code: str = "GB1", sku: str = "TS", price: int = 50_000):
-    product = builders.product(db, mix, sku=sku, price=price)
-    session = builders.session(db, product.id, code=code, target_moq=moq)
-    return product, session
-
-
-def demand_s3_m7_l4_xl1(db, session) -> list[Buyer]:
-    """S3 M7 L4 XL1 from four buyers (the second joins twice)."""
-    a, b, c, d = (buyer(db) for _ in range(4))
-    add_join(db, session, a, "S", 3)
-    add_join(db, session, b, "M", 5)
-    add_join(db, session, b, "M", 2)
-    add_join(db, session, c, "L", 4)
-    add_join(db, session, d, "XL", 1)
-    return [a, b, c, d]
-
-
-class DownWarehouse:
-    calls = 0
-
-    def _fail(self, *args, **kwargs):
-        DownWarehouse.calls += 1
-        raise WarehouseUnavailable("connection refused")
-
-    stock = reserve = release = receive = _fail
-
 
 # --- transitions ----------------------------------------------------------------------------------------
 
 
 def test_transition_is_one_conditional_update_and_safe_to_repeat(db, settings):
     _, session = tshirt_session(db)
-    assert fulfilment.transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
-    assert not fulfilment.transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
-    assert not fulfilment.transition(db, session.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
-    assert fulfilment.transition(db, session.id, SessionStatus.FAILED, fulfilment.DUE_STATES, closed_at=now())
+    assert transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    assert not transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    assert not transition(db, session.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
+    assert transition(db, session.id, SessionStatus.FAILED, closing.DUE_STATES, closed_at=now())
     assert reload(db, session).status == SessionStatus.FAILED
     assert session.closed_at is not None
 
@@ -203,13 +73,13 @@ def test_claim_takes_only_due_forming_and_moq_reached_sessions(db, settings):
     done = builders.session(db, product.id, code="GB4")
     for s in (due_forming, due_moq, done):
         expire(db, s)
-    fulfilment.transition(db, due_moq.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
-    fulfilment.transition(db, done.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
+    transition(db, due_moq.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,))
+    transition(db, done.id, SessionStatus.FAILED, (SessionStatus.FORMING,))
     db.commit()
-    claimed = fulfilment.claim_due_sessions(db, now(), 10)
+    claimed = core_sweep.claim_due_sessions(db, now(), 10)
     assert {s.code for s in claimed} == {"GB1", "GB2"}
     assert not_due.code not in {s.code for s in claimed}
-    assert [s.code for s in fulfilment.claim_due_sessions(db, now(), 10, exclude=[due_forming.id])] == ["GB2"]
+    assert [s.code for s in core_sweep.claim_due_sessions(db, now(), 10, exclude=[due_forming.id])] == ["GB2"]
     db.rollback()
 
 
@@ -228,7 +98,7 @@ def test_moq_missed_fails_the_session_and_tells_each_buyer_once_that_nothing_is_
     db.commit()
 
     dispatched: list[list[int]] = []
-    result = sweep(db, db_factory, settings, on_commit=dispatched.append)
+    result = sweep(db, db_factory, settings, dispatch=dispatched.append)
     assert result.as_dict() == {"closed": {"GB1": "failed"}, "retry_later": {}}
 
     session = reload(db, session)
@@ -248,7 +118,7 @@ def test_moq_missed_fails_the_session_and_tells_each_buyer_once_that_nothing_is_
 
     # re-running changes nothing
     assert sweep(db, db_factory, settings).as_dict() == {"closed": {}, "retry_later": {}}
-    assert fulfilment.close_session(db, session, BuiltinWarehouse(db), settings).result == "not_due"
+    assert closing.close_session(db, session, BuiltinWarehouse(db), settings).result == "not_due"
     db.commit()
     assert len(messages(db)) == 2
 
@@ -271,9 +141,7 @@ def test_enough_stock_reserves_it_and_creates_one_order_per_join_without_a_facto
     product, session = tshirt_session(db, moq=15)
     a, b, c, d = demand_s3_m7_l4_xl1(db, session)
     a.address = None  # no address yet: the order is flagged and the buyer asked for it
-    fulfilment.transition(
-        db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=now()
-    )
+    transition(db, session.id, SessionStatus.MOQ_REACHED, (SessionStatus.FORMING,), moq_reached_at=now())
     set_stock(db, product, S=5, M=7, L=10, XL=1)
     expire(db, session)
     db.commit()
@@ -332,8 +200,6 @@ def test_order_message_is_in_the_buyers_language(db, settings):
 
 
 def test_order_message_carries_a_payment_link_when_a_provider_is_plugged_in(db, settings, monkeypatch):
-    from core import payments
-
     asked = []
 
     class FakeProvider:
@@ -434,7 +300,7 @@ def test_partial_stock_orders_only_the_lots_for_the_shortfall_and_holds_what_the
     assert inventory(db, product) == {"S": (2, 1), "M": (6, 2), "L": (4, 0), "XL": (1, 0)}
     assert "Jumlah: 1 grosir" in messages(db, "factory_po")[0].body
 
-    received = fulfilment.receive_purchase_order(db, "po-gb1-1", settings)
+    received = purchase_orders.receive_purchase_order(db, "po-gb1-1", settings)
     db.commit()
     assert received.orders == 5
     assert received.leftover == {"S": 0, "M": 0, "L": 0, "XL": 0}
@@ -485,7 +351,7 @@ def test_product_without_lots_orders_exactly_the_shortfall(db, settings):
     body = messages(db, "factory_po")[0].body
     assert "grosir" not in body and "• S: 2 pcs" in body and "Total: 2 pcs" in body
 
-    fulfilment.receive_purchase_order(db, po.code, settings)
+    purchase_orders.receive_purchase_order(db, po.code, settings)
     db.commit()
     assert reload(db, session).status == SessionStatus.ORDERS_CREATED
     assert inventory(db, product) == {"S": (3, 3), "M": (4, 4), "L": (0, 0)}
@@ -501,7 +367,7 @@ def test_receive_creates_orders_and_leaves_the_excess_in_the_warehouse_once(db, 
     close(db, settings, session)
     before = len(messages(db))
 
-    outcome = fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+    outcome = purchase_orders.receive_purchase_order(db, "PO-GB1-1", settings)
     db.commit()
     assert (outcome.orders, outcome.leftover) == (5, {"S": 1, "M": 3, "L": 4, "XL": 1})
     session = reload(db, session)
@@ -514,7 +380,7 @@ def test_receive_creates_orders_and_leaves_the_excess_in_the_warehouse_once(db, 
     assert len(messages(db)) == before + 4
 
     with pytest.raises(Conflict) as error:
-        fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
+        purchase_orders.receive_purchase_order(db, "PO-GB1-1", settings)
     assert error.value.field == "code" and "already received" in error.value.message
     db.rollback()
     assert inventory(db, product)["M"] == (10, 7)
@@ -530,7 +396,7 @@ def test_receive_creates_orders_and_leaves_the_excess_in_the_warehouse_once(db, 
 
 def test_receive_unknown_po_is_not_found(db, settings):
     with pytest.raises(NotFound):
-        fulfilment.receive_purchase_order(db, "PO-NOPE-1", settings)
+        purchase_orders.receive_purchase_order(db, "PO-NOPE-1", settings)
 
 
 # --- warehouse down -------------------------------------------------------------------------------------
@@ -561,7 +427,7 @@ def test_warehouse_down_changes_nothing_and_the_next_sweep_retries(db, db_factor
     assert session.last_error == "warehouse: connection refused"
     assert session.closed_at is None and session.warehouse_check_at is None
     assert db.scalar(select(Participant.status).where(Participant.buyer_id == late.id)) == "waiting"
-    assert counters(db, session)["M"] == (7, 1)
+    assert counters(db, session.id)["M"] == (7, 1)
     assert [m.session_id for m in messages(db)] == [doomed.id]  # only the failed session's buyer
     assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
 
@@ -580,14 +446,14 @@ def test_a_bug_in_one_session_leaves_it_for_later_and_the_others_close(db, db_fa
     for s in (broken, fine):
         expire(db, s)
     db.commit()
-    real = fulfilment._create_purchase_order
+    real = closing.create_purchase_order
 
     def explode(db_, session, *args):
         if session.code == "GB1":
             raise RuntimeError("boom")
         return real(db_, session, *args)
 
-    monkeypatch.setattr(fulfilment, "_create_purchase_order", explode)
+    monkeypatch.setattr(closing, "create_purchase_order", explode)
     result = sweep(db, db_factory, settings)
     assert result.as_dict() == {"closed": {"GB2": "failed"}, "retry_later": {"GB1": "RuntimeError: boom"}}
     assert reload(db, broken).status == SessionStatus.FORMING
@@ -626,7 +492,7 @@ def test_rescue_at_close_admits_waiting_requests_oldest_first_until_the_moq_is_m
     assert db.get(Participant, w1.id).joined_at is not None
     session = reload(db, session)
     assert session.ordered_units == 25 and session.moq_reached_at is not None
-    assert counters(db, session) == {"S": (6, 0), "M": (13, 0), "L": (5, 0), "XL": (1, 0)}
+    assert counters(db, session.id) == {"S": (6, 0), "M": (13, 0), "L": (5, 0), "XL": (1, 0)}
     assert db.scalar(select(func.count()).select_from(Order).where(Order.participant_id == w3.id)) == 0
 
     admitted = messages(db, "waitlist_admitted")
@@ -652,7 +518,7 @@ def test_waiting_units_that_cannot_reach_the_moq_are_not_admitted_and_the_sessio
     assert (outcome.result, outcome.admitted, outcome.not_admitted) == ("failed", 0, 1)
     db.expire_all()
     assert db.get(Participant, request.id).status == ParticipantStatus.NOT_ADMITTED
-    assert counters(db, session) == {"M": (10, 0)}
+    assert counters(db, session.id) == {"M": (10, 0)}
     assert [(m.kind, m.to_phone) for m in messages(db)] == [
         ("not_admitted", waiter.phone),
         ("session_failed", confirmed.phone),
@@ -683,14 +549,14 @@ def test_two_sweepers_at_the_same_moment_close_each_session_once(requires_postgr
     db.commit()
 
     barrier = threading.Barrier(2)
-    results: list[fulfilment.SweepResult] = []
+    results: list[core_sweep.SweepResult] = []
     errors: list[BaseException] = []
 
     def sweeper():
         try:
             barrier.wait()
             results.append(
-                fulfilment.sweep_due_sessions(db_factory, settings, warehouse=SlowWarehouse, batch_size=3)
+                core_sweep.sweep_due_sessions(db_factory, settings, warehouse=SlowWarehouse, batch_size=3)
             )
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
@@ -721,7 +587,7 @@ def test_sweep_is_not_doubled_on_sqlite_either(db, db_factory, settings):
     db.commit()
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(fulfilment.sweep_due_sessions(db_factory, settings)))
+        threading.Thread(target=lambda: results.append(core_sweep.sweep_due_sessions(db_factory, settings)))
         for _ in range(2)
     ]
     for thread in threads:
@@ -740,19 +606,19 @@ def test_close_now_ends_joining_and_processes_at_once(db, settings):
     add_join(db, session, buyer(db), "M", 2)
     set_stock(db, product, M=2)
     db.commit()
-    outcome = fulfilment.close_session_now(db, "gb1", settings)
+    outcome = closing.close_session_now(db, "gb1", settings)
     db.commit()
     assert outcome.result == "orders_created"
     session = reload(db, session)
     assert as_utc(session.ends_at) <= now()
     with pytest.raises(Conflict):
-        fulfilment.close_session_now(db, "GB1", settings)
+        closing.close_session_now(db, "GB1", settings)
 
 
 def test_closing_a_session_that_is_still_open_is_refused(db, settings):
     _, session = tshirt_session(db)
     with pytest.raises(Conflict) as error:
-        fulfilment.close_session(db, session, BuiltinWarehouse(db), settings)
+        closing.close_session(db, session, BuiltinWarehouse(db), settings)
     assert error.value.field == "ends_at"
 
 
@@ -762,12 +628,12 @@ def test_cancel_tells_every_buyer_nothing_is_owed(db, settings):
     add_join(db, session, a, "M", 2)
     add_join(db, session, a, "S", 1)
     waiting = add_join(db, session, b, "M", 9, status="waiting")
-    fulfilment.cancel_session(db, "GB1", settings)
+    closing.cancel_session(db, "GB1", settings)
     db.commit()
     session = reload(db, session)
     assert session.status == SessionStatus.CANCELLED and session.cancelled_at is not None
     assert db.get(Participant, waiting.id).status == ParticipantStatus.NOT_ADMITTED
-    assert counters(db, session)["M"] == (2, 0)
+    assert counters(db, session.id)["M"] == (2, 0)
     sent = messages(db)
     assert [(m.kind, m.to_phone) for m in sent] == [
         ("session_cancelled", a.phone),
@@ -775,7 +641,7 @@ def test_cancel_tells_every_buyer_nothing_is_owed(db, settings):
     ]
     assert "dibatalkan oleh admin" in sent[0].body and "Tidak ada yang perlu dibayar" in sent[0].body
     with pytest.raises(Conflict):
-        fulfilment.cancel_session(db, "GB1", settings)
+        closing.cancel_session(db, "GB1", settings)
     db.rollback()
     assert len(messages(db)) == 2
 
@@ -787,102 +653,13 @@ def test_cancel_while_waiting_for_stock_gives_back_the_held_units_and_tells_the_
     expire(db, session)
     close(db, settings, session)
     assert inventory(db, product)["M"] == (6, 2)
-    fulfilment.cancel_session(db, "GB1", settings)
+    closing.cancel_session(db, "GB1", settings)
     db.commit()
     assert inventory(db, product) == {"S": (2, 0), "M": (6, 0), "L": (4, 0), "XL": (1, 0)}
     [factory_message] = messages(db, "factory_po_cancelled")
     assert factory_message.to_phone == builders.FACTORY_PHONE and "DIBATALKAN" in factory_message.body
     with pytest.raises(Conflict):
-        fulfilment.receive_purchase_order(db, "PO-GB1-1", settings)
-
-
-# --- the admin blueprint --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(settings, db_factory):
-    from bot.admin_fulfilment import admin_fulfilment
-
-    app = Flask(__name__)
-    dispatched: list[list[int]] = []
-    app.config.update(LAKU_DB=db_factory, LAKU_SETTINGS=settings, LAKU_DISPATCH=dispatched.append)
-    app.register_blueprint(admin_fulfilment, url_prefix="/api/v1")
-
-    @app.errorhandler(DomainError)
-    def domain_error(error):
-        return jsonify(error=error.message, field=error.field), error.status
-
-    client = app.test_client()
-    client.dispatched = dispatched
-    return client
-
-
-def test_admin_close_receive_and_read_a_purchase_order(db, admin_client):
-    product, session = tshirt_session(db, moq=15)
-    demand_s3_m7_l4_xl1(db, session)
-    db.commit()
-
-    response = admin_client.post("/api/v1/sessions/GB1/close")
-    assert response.status_code == 200, response.json
-    assert response.json["status"] == "pending_stock" and response.json["purchase_order_code"] == "PO-GB1-1"
-    assert len(admin_client.dispatched) == 1 and len(admin_client.dispatched[0]) == 5
-
-    response = admin_client.get("/api/v1/purchase-orders/PO-GB1-1")
-    assert response.status_code == 200
-    view = response.json
-    assert (view["status"], view["lots"], view["total_units"], view["session"]["status"]) == (
-        "requested",
-        2,
-        24,
-        "pending_stock",
-    )
-    assert view["lines"] == [
-        {"size": "S", "sku": "TS-S", "quantity": 4},
-        {"size": "M", "sku": "TS-M", "quantity": 10},
-        {"size": "L", "sku": "TS-L", "quantity": 8},
-        {"size": "XL", "sku": "TS-XL", "quantity": 2},
-    ]
-    assert view["requested_at"] and view["received_at"] is None
-    assert view["factory"]["phone"] == builders.FACTORY_PHONE
-
-    response = admin_client.post("/api/v1/purchase-orders/PO-GB1-1/receive")
-    assert response.status_code == 200
-    assert response.json["status"] == "received" and response.json["orders_created"] == 5
-    assert response.json["session"]["status"] == "orders_created"
-    response = admin_client.post("/api/v1/purchase-orders/PO-GB1-1/receive")
-    assert response.status_code == 409 and response.json["field"] == "code"
-
-    assert admin_client.get("/api/v1/purchase-orders/PO-X-1").status_code == 404
-    assert admin_client.post("/api/v1/sessions/NOPE/close").status_code == 404
-    assert admin_client.post("/api/v1/sessions/GB1/close").status_code == 409
-    assert admin_client.post("/api/v1/sessions/GB1/cancel").status_code == 409
-
-
-def test_admin_close_with_the_warehouse_down_is_503_and_left_for_the_sweep(db, admin_client, monkeypatch):
-    _, session = tshirt_session(db, moq=2)
-    add_join(db, session, buyer(db), "M", 2)
-    db.commit()
-    monkeypatch.setattr(fulfilment, "warehouse_for", lambda settings, db: DownWarehouse())
-    response = admin_client.post("/api/v1/sessions/GB1/close")
-    assert response.status_code == 503 and response.json["field"] == "warehouse"
-    session = reload(db, session)
-    assert session.status == SessionStatus.FORMING
-    assert as_utc(session.ends_at) <= now()  # joining is over
-    assert session.last_error == "warehouse: connection refused"
-    assert messages(db) == [] and admin_client.dispatched == []
-    # the sweep picks it up once the warehouse is back
-    monkeypatch.undo()
-    assert [s.code for s in fulfilment.claim_due_sessions(db, now(), 5)] == ["GB1"]
-    db.rollback()
-
-
-def test_admin_cancel(db, admin_client):
-    _, session = tshirt_session(db)
-    add_join(db, session, buyer(db), "M", 1)
-    db.commit()
-    response = admin_client.post("/api/v1/sessions/gb1/cancel")
-    assert response.status_code == 200 and response.json["status"] == "cancelled"
-    assert len(admin_client.dispatched) == 1
+        purchase_orders.receive_purchase_order(db, "PO-GB1-1", settings)
 
 
 def test_new_message_ids_of_a_rolled_back_close_are_not_dispatched(db, db_factory, settings):
@@ -892,8 +669,8 @@ def test_new_message_ids_of_a_rolled_back_close_are_not_dispatched(db, db_factor
     expire(db, session)
     db.commit()
     dispatched: list[list[int]] = []
-    fulfilment.sweep_due_sessions(
-        db_factory, settings, warehouse=lambda _db: DownWarehouse(), on_commit=dispatched.append
+    core_sweep.sweep_due_sessions(
+        db_factory, settings, warehouse=lambda _db: DownWarehouse(), dispatch=dispatched.append
     )
     assert dispatched == []
     with transaction(db_factory) as other:
@@ -950,15 +727,11 @@ def test_cron_config_registers_the_periodic_jobs(monkeypatch):
 def test_plan_stock_worked_examples():
     a = {1: 2, 2: 5, 3: 4, 4: 1}  # S M L XL
     d = {1: 3, 2: 7, 3: 4, 4: 1}
-    assert fulfilment.plan_stock(d, {}, a) == fulfilment.StockPlan(2, {1: 4, 2: 10, 3: 8, 4: 2}, {})
-    assert fulfilment.plan_stock(d, {1: 2, 2: 6, 3: 4, 4: 1}, a) == fulfilment.StockPlan(
-        1, {1: 2, 2: 5, 3: 4, 4: 1}, {1: 1, 2: 2}
-    )
-    enough = fulfilment.plan_stock(d, {1: 3, 2: 9, 3: 4, 4: 5}, a)
+    assert plan_stock(d, {}, a) == StockPlan(2, {1: 4, 2: 10, 3: 8, 4: 2}, {})
+    assert plan_stock(d, {1: 2, 2: 6, 3: 4, 4: 1}, a) == StockPlan(1, {1: 2, 2: 5, 3: 4, 4: 1}, {1: 1, 2: 2})
+    enough = plan_stock(d, {1: 3, 2: 9, 3: 4, 4: 5}, a)
     assert enough.from_stock and enough.hold == d
-    assert fulfilment.plan_stock({1: 3, 2: 4}, {1: 1, 2: 4}, {}) == fulfilment.StockPlan(
-        0, {1: 2}, {1: 1, 2: 4}
-    )
+    assert plan_stock({1: 3, 2: 4}, {1: 1, 2: 4}, {}) == StockPlan(0, {1: 2}, {1: 1, 2: 4})
 
 
 @given(
@@ -972,7 +745,7 @@ def test_plan_stock_properties(data, grosir):
     allocations = {v: a for v, (a, _, _) in enumerate(data)} if grosir else {}
     demand = {v: d for v, (_, d, _) in enumerate(data)}
     free = {v: s for v, (_, _, s) in enumerate(data)}
-    plan = fulfilment.plan_stock(demand, free, allocations)
+    plan = plan_stock(demand, free, allocations)
     shortfall = {v: max(0, demand[v] - free[v]) for v in demand}
     if not any(shortfall.values()):
         assert plan.from_stock and plan.lots == 0 and plan.hold == {v: d for v, d in demand.items() if d}
