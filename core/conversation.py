@@ -143,7 +143,9 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
     if factory is None:
         return texts.render(language, "factory_only", word=command.word)
     if command.error:
-        return texts.render(language, command.error, word=command.word, code=command.code or "")
+        return texts.render(
+            language, command.error, word=command.word, code=command.code or "", example=EXAMPLE_CODE
+        )
     return handle_factory_command(
         db, factory, command.name, command.code or "", command.text, settings, language=language
     )

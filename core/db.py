@@ -1,7 +1,7 @@
 """Engine and session factory.
 
 SQLite (the embedded default) gets foreign keys, WAL and `BEGIN IMMEDIATE`, so write transactions
-serialise instead of failing half-way; PostgreSQL uses row locks (see `core.joining`). Engines are
+serialise instead of failing half-way; PostgreSQL uses row locks (see `core.session_rows`). Engines are
 disposed in forked children (gunicorn, RQ work horses) so no connection is shared across processes.
 """
 
@@ -45,7 +45,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 _engines: dict[str, Engine] = {}
-_factories: dict[str, sessionmaker[Session]] = {}
+_session_makers: dict[str, sessionmaker[Session]] = {}
 
 
 def engine_for(url: str) -> Engine:
@@ -55,15 +55,16 @@ def engine_for(url: str) -> Engine:
 
 
 def session_factory(url: str) -> sessionmaker[Session]:
-    if url not in _factories:
-        _factories[url] = sessionmaker(bind=engine_for(url), expire_on_commit=False)
-    return _factories[url]
+    if url not in _session_makers:
+        _session_makers[url] = sessionmaker(bind=engine_for(url), expire_on_commit=False)
+    return _session_makers[url]
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with factory() as db, db.begin():
+def transaction(db_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception (writers that add outbox messages
+    use `core.unit_of_work`, which builds on this)."""
+    with db_factory() as db, db.begin():
         yield db
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.phones import InvalidPhone, normalise
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 EMBEDDED_REDIS_SOCKET = INSTANCE_DIR / "redis.sock"
@@ -41,7 +43,6 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_base_url: str | None = None
-    twilio_factory_po_content_sid: str | None = None
     content_sids: dict[str, str] = field(default_factory=dict)
     public_base_url: str | None = None
     admin_token: str | None = None
@@ -51,10 +52,6 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
-
-    @property
-    def embedded_redis(self) -> bool:
-        return self.redis_url is None
 
     @property
     def effective_redis_url(self) -> str:
@@ -92,8 +89,6 @@ class Settings:
             raise ConfigError(f"DEFAULT_COUNTRY must be a two-letter region code, got {country!r}")
         admin_whatsapp = _opt(env, "ADMIN_WHATSAPP")
         if admin_whatsapp:
-            from core.phones import InvalidPhone, normalise
-
             try:
                 admin_whatsapp = normalise(admin_whatsapp, country)
             except InvalidPhone:
@@ -105,7 +100,6 @@ class Settings:
             twilio_auth_token=_opt(env, "TWILIO_AUTH_TOKEN"),
             twilio_whatsapp_from=_opt(env, "TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=_opt(env, "TWILIO_API_BASE_URL"),
-            twilio_factory_po_content_sid=po_sid,
             content_sids=content_sids,
             public_base_url=(_opt(env, "PUBLIC_BASE_URL") or "").rstrip("/") or None,
             admin_token=_opt(env, "ADMIN_TOKEN"),

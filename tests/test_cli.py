@@ -12,12 +12,16 @@ from core.models import (
     Factory,
     GrosirVariantAllocation,
     GroupSession,
+    Order,
     Participant,
     Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
     Variant,
     WarehouseInventory,
 )
 from tests.builders import counts
+from tests.chat import Phone
 
 
 def mixes(db_factory) -> dict[str, dict[str, int]]:
@@ -216,9 +220,6 @@ def test_create_factory_needs_a_name(cli, db_factory):
 
 
 def test_close_receive_and_cancel_from_the_command_line(cli, app, db_factory):
-    from core.models import GroupSession, Order, PurchaseOrder, PurchaseOrderLine, Variant
-    from tests.chat import Phone
-
     assert cli("demo").exit_code == 0
     client = app.test_client()
     # KAOS1: 2 S + 5 M + 4 L + 1 XL a lot, MOQ 24: two lots' worth of joins from two buyers

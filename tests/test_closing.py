@@ -7,9 +7,11 @@ import json
 import threading
 import time
 
+import fakeredis
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rq.cron import CronScheduler
 from sqlalchemy import func, select
 
 from core import closing, purchase_orders
@@ -32,6 +34,7 @@ from core.settings import Settings
 from core.stock_plan import StockPlan, plan_stock
 from core.transitions import transition
 from core.warehouse import BuiltinWarehouse
+from jobs import expiry, runtime
 from tests import builders
 from tests.builders import (
     DownWarehouse,
@@ -682,8 +685,6 @@ def test_new_message_ids_of_a_rolled_back_close_are_not_dispatched(db, db_factor
 
 
 def test_sweep_job_closes_due_sessions_and_dispatches_after_commit(db, settings, monkeypatch):
-    from jobs import expiry, runtime
-
     _, session = tshirt_session(db, moq=24)
     add_join(db, session, buyer(db), "M", 2)
     expire(db, session)
@@ -707,9 +708,6 @@ def test_sweep_job_closes_due_sessions_and_dispatches_after_commit(db, settings,
 
 
 def test_cron_config_registers_the_periodic_jobs(monkeypatch):
-    import fakeredis
-    from rq.cron import CronScheduler
-
     monkeypatch.setenv("EXPIRY_SWEEP_SECONDS", "30")
     scheduler = CronScheduler(connection=fakeredis.FakeRedis())
     scheduler.load_config_from_file("jobs/cron.py")

@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from core import closing, purchase_orders
 from core.clock import now
+from core.conversation import Inbound, handle
 from core.factory_replies import handle_factory_command, remind_unanswered_purchase_orders
 from core.models import OutboundMessage, PurchaseOrder, PurchaseOrderStatus, SessionStatus
 from core.settings import Settings
+from jobs import expiry, runtime
 from tests import builders
 from tests.builders import close, demand_s3_m7_l4_xl1, expire, messages, reload, tshirt_session
 
@@ -219,8 +221,6 @@ def test_an_answered_po_is_not_reminded(db, settings, ordered):
 
 
 def test_reminder_job_dispatches_after_commit(db, settings, ordered, monkeypatch):
-    from jobs import expiry, runtime
-
     db.commit()
     dispatched: list[list[int]] = []
     monkeypatch.setattr("jobs.queues.dispatch_outbox", lambda ids: dispatched.append(ids) or len(ids))
@@ -238,8 +238,6 @@ def test_reminder_job_dispatches_after_commit(db, settings, ordered, monkeypatch
 
 
 def test_factory_messages_reach_the_handler_through_the_conversation(db, factory_settings, ordered):
-    from core.conversation import Inbound, handle
-
     factory, _, _ = ordered
     db.commit()
     reply = handle(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,11 @@ from core.models import (
     ParticipantStatus,
     SessionStatus,
     SessionVariantCounter,
+    Variant,
 )
+from core.settings import Settings
 from tests import builders
+from tests.builders import counters
 
 
 def buyer(db, n: int) -> Buyer:
@@ -29,20 +33,7 @@ def buyer(db, n: int) -> Buyer:
     return b
 
 
-def counters(db, session_id: int) -> dict[str, tuple[int, int]]:
-    from core.models import Variant
-
-    rows = db.execute(
-        select(Variant.size, SessionVariantCounter.ordered_units, SessionVariantCounter.waiting_units)
-        .join(Variant, Variant.id == SessionVariantCounter.variant_id)
-        .where(SessionVariantCounter.session_id == session_id)
-    )
-    return {size: (ordered, waiting) for size, ordered, waiting in rows}
-
-
 def confirmed_sums(db, session_id: int) -> dict[str, int]:
-    from core.models import Variant
-
     rows = db.execute(
         select(Variant.size, func.sum(Participant.quantity))
         .join(Variant, Variant.id == Participant.variant_id)
@@ -286,10 +277,6 @@ def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both_and_the_
 
 
 def test_join_notifications_use_their_approved_templates_when_configured(db):
-    import json
-
-    from core.settings import Settings
-
     product = builders.product(db, builders.TWO_SIZES, sku="TPL", waitlist=True)
     builders.session(db, product.id, code="TPL1", target_moq=9)
     a, c = buyer(db, 1), buyer(db, 2)

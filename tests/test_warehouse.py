@@ -15,6 +15,7 @@ from core.adapters.http_warehouse import HttpWarehouse
 from core.models import GroupSession, Order, PurchaseOrder, SessionStatus
 from core.settings import Settings
 from core.warehouse import BuiltinWarehouse, InsufficientStock, StockLine, WarehouseUnavailable
+from jobs import expiry, runtime
 from tests import builders
 from tests.builders import (
     TSHIRT_MIX as MIX,
@@ -259,8 +260,6 @@ def test_http_warehouse_down_leaves_sessions_for_the_next_sweep(
 def test_recheck_job_only_runs_for_the_http_warehouse(
     db, settings, http_settings, fake_warehouse, monkeypatch
 ):
-    from jobs import expiry, runtime
-
     _, session = tshirt_session(db, moq=2)
     add_join(db, session, buyer(db), "M", 2)
     expire(db, session)

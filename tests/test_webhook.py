@@ -7,13 +7,14 @@ database and from the admin API (`GET /api/v1/sessions/<code>`).
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import create_app
+from core import catalog
 from core.clock import as_utc, now
 from core.db import transaction
 from core.models import (
@@ -517,9 +518,9 @@ BAD_INPUT = [
     ("INFO GB9", "Sesi GB9 tidak ditemukan. Kirim SESI untuk melihat sesi yang buka."),
     ("BATAL GB9", "Sesi GB9 tidak ditemukan. Kirim SESI untuk melihat sesi yang buka."),
     ("IKUT GB1 XXL 1", "Ukuran XXL tidak ada di sesi GB1. Pilihan ukuran: S, M."),
-    ("IKUT GB1 M 0", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1234 M 2"),
-    ("IKUT GB1 M -3", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1234 M 2"),
-    ("IKUT GB1 M dua", "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT GB1234 M 2"),
+    ("IKUT GB1 M 0", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1 M 2"),
+    ("IKUT GB1 M -3", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1 M 2"),
+    ("IKUT GB1 M dua", "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT GB1 M 2"),
     ("IKUT GB1 M 101", "Maksimal 100 pcs per permintaan. Untuk jumlah lebih besar, hubungi admin."),
     (
         "IKUT GB1 M 7",
@@ -527,10 +528,11 @@ BAD_INPUT = [
     ),
     ("ANTRE GB1 M 7", "Antrean tidak tersedia untuk produk di sesi GB1. Ukuran M tersisa 6 pcs."),
     ("BATAL GB2", "Anda belum ikut sesi GB2, jadi tidak ada yang dibatalkan."),
-    ("IKUT", "Kode sesi belum ada. Contoh: IKUT GB1234 ... Kirim SESI untuk kode sesi yang buka."),
+    # no code typed: the example is the open session the buyer is in (GB1), not a made-up code
+    ("IKUT", "Kode sesi belum ada. Contoh: IKUT GB1 ... Kirim SESI untuk kode sesi yang buka."),
     ("IKUT GB1", "Ukuran belum ada. Contoh: IKUT GB1 M 2"),
-    ("IKUT GB#1 M", '"GB#1" bukan kode sesi yang benar (huruf dan angka, misalnya GB1234).'),
-    ("IKUT GB1 M 2 pcs", "Format belum pas. Contoh: IKUT GB1234 M 2, INFO GB1234, BATAL GB1234."),
+    ("IKUT GB#1 M", '"GB#1" bukan kode sesi yang benar (huruf dan angka, misalnya GB1).'),
+    ("IKUT GB1 M 2 pcs", "Format belum pas. Contoh: IKUT GB1 M 2, INFO GB1, BATAL GB1."),
     ("ALAMAT dekat", "Alamat terlalu pendek. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111"),
     ("", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
     ("   ", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
@@ -583,7 +585,7 @@ def test_english_bad_input_gets_english_replies(client, db_factory, joined):
     before = snapshot(db_factory)
     assert say(joined, "JOIN GB9 M 1") == "There is no session GB9. Send LIST to see open sessions."
     assert say(joined, "JOIN GB1 XXL") == "Size XXL is not available in session GB1. Sizes: S, M."
-    assert say(joined, "JOIN GB1 M 0") == "The quantity must be at least 1 pc. Example: JOIN GB1234 M 2"
+    assert say(joined, "JOIN GB1 M 0") == "The quantity must be at least 1 pc. Example: JOIN GB1 M 2"
     assert say(joined, "LEAVE GB2") == "You have not joined session GB2, so there is nothing to leave."
     assert say(joined, "CONFIRM PO-1") == (
         "CONFIRM is a factory command, accepted only from the factory's registered number. "
@@ -593,6 +595,51 @@ def test_english_bad_input_gets_english_replies(client, db_factory, joined):
     assert after["buyers"] == [(A, "Buyer 01", "en", None)]  # only the language followed the alias
     after["buyers"] = before["buyers"]
     assert after == before
+
+
+def test_examples_in_error_replies_use_a_real_session_code(client, db_factory, phones):
+    # no session open at all: the made-up example code
+    assert say(phones(B), "IKUT") == (
+        "Kode sesi belum ada. Contoh: IKUT GB1234 ... Kirim SESI untuk kode sesi yang buka."
+    )
+    # one open session, not joined yet: that one
+    make_session(db_factory, builders.TWO_SIZES, code="KAOS7")
+    assert say(phones(B), "IKUT") == (
+        "Kode sesi belum ada. Contoh: IKUT KAOS7 ... Kirim SESI untuk kode sesi yang buka."
+    )
+    assert say(phones(B), "JOIN x#1") == '"X#1" is not a valid session code (letters and digits, e.g. KAOS7).'
+    # two open sessions: the one the buyer joined
+    make_session(db_factory, builders.TWO_SIZES, code="KAOS8", sku="TS8")
+    assert say(phones(C), "IKUT") == (
+        "Kode sesi belum ada. Contoh: IKUT GB1234 ... Kirim SESI untuk kode sesi yang buka."
+    )
+    assert say(phones(C), "IKUT KAOS8 M 1").startswith("✅ Tercatat")
+    assert say(phones(C), "IKUT") == (
+        "Kode sesi belum ada. Contoh: IKUT KAOS8 ... Kirim SESI untuk kode sesi yang buka."
+    )
+
+
+def test_dates_are_written_in_the_readers_language(client, db_factory, phones):
+    with transaction(db_factory) as db:
+        product = builders.product(db, builders.TWO_SIZES)
+        for code, month in (("GBDES", 12), ("GBAGU", 8), ("GBOKT", 10), ("GBMEI", 5)):
+            catalog.create_session(
+                db,
+                product_id=product.id,
+                target_moq=10,
+                ends_at=datetime(2030, month, 2, 3, 0, tzinfo=UTC),  # 10:00 WIB
+                code=code,
+            )
+    listing = say(phones(A), "SESI")
+    for shown in ("02 Des 2030 10:00 WIB", "02 Agu 2030 10:00 WIB", "02 Okt 2030 10:00 WIB", "02 Mei 2030"):
+        assert shown in listing
+    assert "Dec" not in listing and "Aug" not in listing and "Oct" not in listing
+    assert "02 Des 2030 10:00 WIB" in say(phones(A), "INFO GBDES")
+    assert "Terkumpul 1/10 pcs" in say(phones(A), "IKUT GBDES M 1")
+    english = say(phones(B), "LIST")
+    for shown in ("02 Dec 2030 10:00 WIB", "02 Aug 2030", "02 Oct 2030", "02 May 2030"):
+        assert shown in english
+    assert "02 Dec 2030 10:00 WIB" in say(phones(B), "INFO GBDES")
 
 
 def test_factory_command_from_a_new_phone_registers_nobody(client, db_factory):

@@ -192,24 +192,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Size {size} is not available in session {code}. Sizes: {sizes}.",
     },
     "quantity_not_positive": {
-        "id": "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1234 M 2",
-        "en": "The quantity must be at least 1 pc. Example: JOIN GB1234 M 2",
+        "id": "Jumlah harus minimal 1 pcs. Contoh: IKUT {example} M 2",
+        "en": "The quantity must be at least 1 pc. Example: JOIN {example} M 2",
     },
     "quantity_not_number": {
-        "id": "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT GB1234 M 2",
-        "en": "The quantity must be a number, like 2. Example: JOIN GB1234 M 2",
+        "id": "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT {example} M 2",
+        "en": "The quantity must be a number, like 2. Example: JOIN {example} M 2",
     },
     "quantity_too_large": {
         "id": "Maksimal {maximum} pcs per permintaan. Untuk jumlah lebih besar, hubungi admin.",
         "en": "At most {maximum} pcs per request. For larger amounts, please contact the admin.",
     },
     "missing_code": {
-        "id": "Kode sesi belum ada. Contoh: {word} GB1234 ... Kirim SESI untuk kode sesi yang buka.",
-        "en": "The session code is missing. Example: {word} GB1234 ... Send LIST for open session codes.",
+        "id": "Kode sesi belum ada. Contoh: {word} {example} ... Kirim SESI untuk kode sesi yang buka.",
+        "en": "The session code is missing. Example: {word} {example} ... Send LIST for open session codes.",
     },
     "bad_code": {
-        "id": '"{code}" bukan kode sesi yang benar (huruf dan angka, misalnya GB1234).',
-        "en": '"{code}" is not a valid session code (letters and digits, e.g. GB1234).',
+        "id": '"{code}" bukan kode sesi yang benar (huruf dan angka, misalnya {example}).',
+        "en": '"{code}" is not a valid session code (letters and digits, e.g. {example}).',
     },
     "missing_size": {
         "id": "Ukuran belum ada. Contoh: {word} {code} M 2",
@@ -224,8 +224,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The quantity is missing. Example: {word} {code} {size} 2",
     },
     "too_many_words": {
-        "id": "Format belum pas. Contoh: IKUT GB1234 M 2, INFO GB1234, BATAL GB1234.",
-        "en": "I could not read that. Examples: JOIN GB1234 M 2, INFO GB1234, LEAVE GB1234.",
+        "id": "Format belum pas. Contoh: IKUT {example} M 2, INFO {example}, BATAL {example}.",
+        "en": "I could not read that. Examples: JOIN {example} M 2, INFO {example}, LEAVE {example}.",
     },
     "address_too_short": {
         "id": "Alamat terlalu pendek. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111",
