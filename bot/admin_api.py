@@ -8,11 +8,13 @@ JSON by `bot.http_errors`.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
@@ -47,7 +49,7 @@ def body(schema: type[BaseModel]) -> Any:
     return schema.model_validate(data)
 
 
-def _session_json(db, session: GroupSession) -> dict:
+def _session_json(db: Session, session: GroupSession) -> dict:
     view = joining.load_view(db, session)
     return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
 
@@ -55,46 +57,30 @@ def _session_json(db, session: GroupSession) -> dict:
 # --- setting up -------------------------------------------------------------------------------------------
 
 
+def _created(make: Callable[[Session], dict]):
+    """Run `make(db)` as one unit of work; its JSON with 201 Created."""
+    with context.unit_of_work() as db:
+        payload = make(db)
+    return jsonify(payload), 201
+
+
 @blueprint.post("/factories")
 def create_factory():
     data = body(FactoryIn)
-    with context.unit_of_work() as db:
-        factory = catalog.create_factory(
-            db,
-            name=data.name,
-            phone=data.phone,
-            address=data.address,
-            region=context.settings().default_country,
-        )
-        payload = serializers.factory_json(factory)
-    return jsonify(payload), 201
+    region = context.settings().default_country
+    return _created(lambda db: serializers.factory_json(data.create(db, region)))
 
 
 @blueprint.post("/products")
 def create_product():
     data = body(ProductIn)
-    with context.unit_of_work() as db:
-        product = data.create(db)
-        db.refresh(product)
-        payload = serializers.product_json(product)
-    return jsonify(payload), 201
+    return _created(lambda db: serializers.product_json(data.create(db)))
 
 
 @blueprint.post("/sessions")
 def create_session():
     data = body(SessionIn)
-    with context.unit_of_work() as db:
-        session = catalog.create_session(
-            db,
-            product_id=data.product_id,
-            target_moq=data.target_moq,
-            ends_at=data.ends_at,
-            starts_at=data.starts_at,
-            price=data.price,
-            code=data.code,
-        )
-        payload = _session_json(db, session)
-    return jsonify(payload), 201
+    return _created(lambda db: _session_json(db, data.create(db)))
 
 
 @blueprint.put("/inventory/<sku>")

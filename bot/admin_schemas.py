@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.catalog import VariantSpec
-from core.models import Product
+from core.models import Factory, GroupSession, Product
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_ID = 2**31 - 1  # the database's integer range
@@ -65,6 +65,9 @@ class FactoryIn(Strict):
     phone: Text = Field(min_length=5, max_length=40)
     address: Text | None = Field(default=None, max_length=1000)
 
+    def create(self, db: Session, region: str) -> Factory:
+        return catalog.create_factory(db, **self.model_dump(), region=region)
+
 
 class VariantIn(Strict):
     size: Text = Field(min_length=1, max_length=20)
@@ -87,15 +90,8 @@ class ProductIn(Strict):
         """The product, through `core.catalog` (which checks the allocations against the lot size)."""
         return catalog.create_product(
             db,
-            factory_id=self.factory_id,
-            name=self.name,
-            sku=self.sku,
-            price=self.price,
-            grosir_unit_size=self.grosir_unit_size,
-            lead_lots=self.lead_lots,
-            allocation_policy=self.allocation_policy,
-            waitlist_enabled=self.waitlist_enabled,
-            variants=[VariantSpec(v.size, v.sku, v.units_per_lot) for v in self.variants],
+            **self.model_dump(exclude={"variants"}),
+            variants=[VariantSpec(**variant.model_dump()) for variant in self.variants],
         )
 
 
@@ -106,6 +102,9 @@ class SessionIn(Strict):
     starts_at: When | None = None
     price: StrictInt | None = Field(default=None, ge=0, le=1_000_000_000)
     code: Text | None = Field(default=None, max_length=32)
+
+    def create(self, db: Session) -> GroupSession:
+        return catalog.create_session(db, **self.model_dump())
 
 
 class InventoryIn(Strict):

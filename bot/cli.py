@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -31,10 +33,19 @@ from core.phones import InvalidPhone, normalise
 laku = AppGroup("laku", help="Laku Grosir setup and tools.")
 
 DEMO_FACTORY_PHONE = "+6281100000001"
+DEMO_PRODUCTS = (  # session code, product, SKU, price, units per lot by size, MOQ
+    ("KAOS1", "Kaos Polos Cotton Combed 30s", "KAOS30S", 45_000, {"S": 2, "M": 5, "L": 4, "XL": 1}, 24),
+    ("FLANEL1", "Kemeja Flanel", "FLANEL", 120_000, {"S": 4, "M": 4, "L": 4, "XL": 4}, 16),
+)
 
 
-def _fail(error: DomainError) -> None:
-    raise click.ClickException(f"{error.field}: {error.message}")
+@contextmanager
+def _refusals_exit() -> Iterator[None]:
+    """A domain error exits non-zero naming the field, as the admin API's 4xx does (nothing written)."""
+    try:
+        yield
+    except DomainError as error:
+        raise click.ClickException(f"{error.field}: {error.message}") from None
 
 
 def load_demo(db, days: int = 3) -> list[str]:
@@ -44,33 +55,19 @@ def load_demo(db, days: int = 3) -> list[str]:
     factory = catalog.create_factory(
         db, name="Konveksi Maju Bandung", phone=DEMO_FACTORY_PHONE, address="Jl. Industri No. 8, Bandung"
     )
-    tshirt = catalog.create_product(
-        db,
-        factory_id=factory.id,
-        name="Kaos Polos Cotton Combed 30s",
-        sku="KAOS30S",
-        price=45_000,
-        grosir_unit_size=12,
-        variants=[
-            VariantSpec("S", "KAOS30S-S", 2),
-            VariantSpec("M", "KAOS30S-M", 5),
-            VariantSpec("L", "KAOS30S-L", 4),
-            VariantSpec("XL", "KAOS30S-XL", 1),
-        ],
-    )
-    shirt = catalog.create_product(
-        db,
-        factory_id=factory.id,
-        name="Kemeja Flanel",
-        sku="FLANEL",
-        price=120_000,
-        grosir_unit_size=16,
-        variants=[VariantSpec(size, f"FLANEL-{size}", 4) for size in ("S", "M", "L", "XL")],
-    )
     ends = now() + timedelta(days=days)
-    catalog.create_session(db, product_id=tshirt.id, target_moq=24, ends_at=ends, code="KAOS1")
-    catalog.create_session(db, product_id=shirt.id, target_moq=16, ends_at=ends, code="FLANEL1")
-    return ["KAOS1", "FLANEL1"]
+    for code, name, sku, price, mix, moq in DEMO_PRODUCTS:
+        product = catalog.create_product(
+            db,
+            factory_id=factory.id,
+            name=name,
+            sku=sku,
+            price=price,
+            grosir_unit_size=sum(mix.values()),
+            variants=[VariantSpec(size, f"{sku}-{size}", units) for size, units in mix.items()],
+        )
+        catalog.create_session(db, product_id=product.id, target_moq=moq, ends_at=ends, code=code)
+    return [code for code, *_ in DEMO_PRODUCTS]
 
 
 @laku.command("demo")
@@ -87,18 +84,10 @@ def demo(days: int) -> None:
 @click.option("--phone", required=True, help="WhatsApp number, e.g. 0812... or +62812...")
 @click.option("--address")
 def create_factory(name: str, phone: str, address: str | None) -> None:
-    try:
-        with context.unit_of_work() as db:
-            factory = catalog.create_factory(
-                db,
-                name=name,
-                phone=phone,
-                address=address,
-                region=context.settings().default_country,
-            )
-            click.echo(f"factory {factory.id}: {factory.name} {factory.phone}")
-    except DomainError as error:
-        _fail(error)
+    region = context.settings().default_country
+    with _refusals_exit(), context.unit_of_work() as db:
+        factory = catalog.create_factory(db, name=name, phone=phone, address=address, region=region)
+    click.echo(f"factory {factory.id}: {factory.name} {factory.phone}")
 
 
 @laku.command("create-product")
@@ -109,12 +98,9 @@ def create_product(spec) -> None:
         data = ProductIn.model_validate(json.load(spec))
     except (ValueError, ValidationError) as error:
         raise click.ClickException(str(error)) from None
-    try:
-        with context.unit_of_work() as db:
-            product = data.create(db)
-            click.echo(f"product {product.id}: {product.name} ({product.sku})")
-    except DomainError as error:
-        _fail(error)
+    with _refusals_exit(), context.unit_of_work() as db:
+        product = data.create(db)
+    click.echo(f"product {product.id}: {product.name} ({product.sku})")
 
 
 @laku.command("create-session")
@@ -123,14 +109,10 @@ def create_product(spec) -> None:
 @click.option("--hours", type=float, default=72, show_default=True)
 @click.option("--code")
 def create_session(product_id: int, moq: int, hours: float, code: str | None) -> None:
-    try:
-        with context.unit_of_work() as db:
-            session = catalog.create_session(
-                db, product_id=product_id, target_moq=moq, ends_at=now() + timedelta(hours=hours), code=code
-            )
-            click.echo(f"session {session.code} open until {session.ends_at.isoformat()}")
-    except DomainError as error:
-        _fail(error)
+    ends = now() + timedelta(hours=hours)
+    with _refusals_exit(), context.unit_of_work() as db:
+        session = catalog.create_session(db, product_id=product_id, target_moq=moq, ends_at=ends, code=code)
+    click.echo(f"session {session.code} open until {session.ends_at.isoformat()}")
 
 
 @laku.command("set-stock")
@@ -138,20 +120,15 @@ def create_session(product_id: int, moq: int, hours: float, code: str | None) ->
 @click.argument("on_hand", type=int)
 def set_stock(sku: str, on_hand: int) -> None:
     """Set warehouse units on hand for one variant SKU."""
-    try:
-        with context.unit_of_work() as db:
-            row = catalog.set_inventory(db, variant_sku=sku, on_hand=on_hand)
-            click.echo(f"{sku}: on hand {row.on_hand}, reserved {row.reserved}")
-    except DomainError as error:
-        _fail(error)
+    with _refusals_exit(), context.unit_of_work() as db:
+        row = catalog.set_inventory(db, variant_sku=sku, on_hand=on_hand)
+    click.echo(f"{sku}: on hand {row.on_hand}, reserved {row.reserved}")
 
 
 def _admin(operation, code: str):
-    """Run one admin operation, the same core function the admin API calls; errors exit non-zero."""
-    try:
+    """Run one admin operation: the same core function the admin API calls, with the same errors."""
+    with _refusals_exit():
         return operation(context.db_factory(), context.dispatch(), code, context.settings())
-    except DomainError as error:
-        _fail(error)
 
 
 @laku.command("close")

@@ -143,6 +143,7 @@ def create_product(
             )
         db.add(WarehouseInventory(product_id=product.id, variant_id=variant.id, on_hand=0, reserved=0))
     db.flush()
+    db.refresh(product)  # with its sizes and allocations
     return product
 
 

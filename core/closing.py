@@ -51,7 +51,7 @@ from core.settings import Settings
 from core.stock_plan import held_at_close, hold_key, plan_stock
 from core.texts import rupiah
 from core.transitions import rows_changed, transition
-from core.unit_of_work import Dispatch, unit_of_work
+from core.unit_of_work import Dispatch, operation, unit_of_work
 from core.warehouse import InsufficientStock, Warehouse, WarehouseUnavailable, lines_for
 
 DUE_STATES = (SessionStatus.FORMING, SessionStatus.MOQ_REACHED)
@@ -157,7 +157,7 @@ def close_session(
         closed_at=at,
         last_error=None,
     )
-    send_purchase_order(db, settings, session, product, po)
+    send_purchase_order(db, settings, product, po)
     notifications.notify_buyers(
         db, settings, session, product, notifications.WAITING_FOR_STOCK, key=f"waiting_for_stock:{session.id}"
     )
@@ -358,30 +358,10 @@ def cancel_session(
         participant.status = ParticipantStatus.NOT_ADMITTED
         view.count(db, participant.variant_id, waiting=-participant.quantity)
     if po is not None and po.status in (PurchaseOrderStatus.REQUESTED, PurchaseOrderStatus.CONFIRMED):
-        notifications.notify(
-            db,
-            settings,
-            notifications.FACTORY_PO_CANCELLED,
-            key=f"factory_po_cancelled:{po.id}",
-            to_phone=product.factory.phone,
-            language="id",
-            session_id=session.id,
-            purchase_order_id=po.id,
-            po=po.code,
-            product=product.name,
-        )
+        notifications.notify_factory(db, settings, notifications.FACTORY_PO_CANCELLED, po, product)
     db.flush()
     return session
 
 
-def cancel(
-    db_factory: sessionmaker[Session],
-    dispatch: Dispatch,
-    code: str,
-    settings: Settings,
-    *,
-    warehouse: Warehouse | None = None,
-) -> GroupSession:
-    """The admin's cancel, from the API or the CLI: one transaction, messages dispatched after it."""
-    with unit_of_work(db_factory, dispatch) as db:
-        return cancel_session(db, code, settings, warehouse=warehouse)
+cancel = operation(cancel_session)
+"""The admin's cancel, from the API or the CLI: `cancel(db_factory, dispatch, code, settings)`."""

@@ -15,7 +15,10 @@ nothing would leave them waiting for news that will not come.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -52,36 +55,61 @@ WORDS = {("id", CONFIRM): "SIAP", ("id", DECLINE): "TOLAK", ("id", SHIP): "KIRIM
 WORDS |= {("en", CONFIRM): "CONFIRM", ("en", DECLINE): "DECLINE", ("en", SHIP): "SHIPPED"}
 
 
-def _set_po(db: Session, po: PurchaseOrder, to: str, from_states: tuple[str, ...], **values: object) -> bool:
-    changed = rows_changed(
-        db,
-        update(PurchaseOrder)
-        .where(PurchaseOrder.id == po.id, PurchaseOrder.status.in_(from_states))
-        .values(status=to, **values)
-        .execution_options(synchronize_session="fetch"),
-    )
-    return changed == 1
-
-
 def _clip(text: str | None, limit: int) -> str | None:
     text = " ".join((text or "").split())
     return text[:limit] if text else None
 
 
-def _tell_buyers(
-    db: Session,
-    settings: Settings,
-    po: PurchaseOrder,
-    session: GroupSession,
-    product: Product,
-    notice: notifications.Notice,
-    key: str,
-    **fields,
-) -> None:
-    """News about a purchase order to every buyer of its session, once per buyer (`<key>:<po>:<buyer>`)."""
-    notifications.notify_buyers(
-        db, settings, session, product, notice, key=f"{key}:{po.id}", purchase_order_id=po.id, **fields
-    )
+@dataclass(frozen=True)
+class _Answer:
+    """One factory message about one of its purchase orders (locked), and what it may change."""
+
+    db: Session
+    settings: Settings
+    factory: Factory
+    po: PurchaseOrder
+    session: GroupSession
+    product: Product
+    language: str
+    at: datetime
+
+    def move(self, to: str, from_states: tuple[str, ...], **values: object) -> bool:
+        """The PO to `to` if it is in one of `from_states` (one conditional UPDATE); True if it moved."""
+        changed = rows_changed(
+            self.db,
+            update(PurchaseOrder)
+            .where(PurchaseOrder.id == self.po.id, PurchaseOrder.status.in_(from_states))
+            .values(status=to, **values)
+            .execution_options(synchronize_session="fetch"),
+        )
+        return changed == 1
+
+    def tell_buyers(self, notice: notifications.Notice, key: str, **fields: Callable[[str], str]) -> None:
+        """The news to every buyer of the session, once per buyer (`<key>:<po>:<buyer>`)."""
+        notifications.notify_buyers(
+            self.db,
+            self.settings,
+            self.session,
+            self.product,
+            notice,
+            key=f"{key}:{self.po.id}",
+            purchase_order_id=self.po.id,
+            **cast(dict[str, Any], fields),  # per-buyer fields, not notify_buyers' own options
+        )
+
+    def reply(self, key: str, **fields: object) -> str:
+        return render(self.language, key, po=self.po.code, **fields)
+
+    def eta_note(self, eta: str | None) -> str:
+        return render(self.language, "factory_eta_note", eta=eta) if eta else ""
+
+    def tracking_note(self, tracking: str | None) -> str:
+        return _tracking_note(self.language, tracking)
+
+    def no_longer_open(self, name: str) -> str:
+        if self.po.status == PurchaseOrderStatus.DECLINED:
+            return self.reply("factory_po_declined_closed", word=WORDS[(self.language, name)])
+        return self.reply("factory_already_received")
 
 
 def handle_factory_command(
@@ -100,15 +128,13 @@ def handle_factory_command(
     `command_name` is the parser's name (confirm/decline/ship) or the word itself; `argument` is the rest
     of the message (ETA, reason, tracking number). Never raises for anything the factory typed.
     """
-    at = at or now()
     name = COMMAND_NAMES.get((command_name or "").strip().lower())
     if name is None:
         raise ValueError(f"not a factory command: {command_name!r}")
     language = language if language in ("id", "en") else "id"
-    word = WORDS[(language, name)]
     code = (po_code or "").strip().upper()
     if not code:
-        return render(language, "factory_missing_po", word=word)
+        return render(language, "factory_missing_po", word=WORDS[(language, name)])
     try:
         po = find_purchase_order(db, code)
     except NotFound:
@@ -116,77 +142,59 @@ def handle_factory_command(
     if po.factory_id != factory.id:
         log.warning("factory %s tried %s on %s of factory %s", factory.id, name, po.code, po.factory_id)
         return render(language, "factory_po_not_yours", po=po.code, factory=factory.name)
-    session = db.get(GroupSession, po.session_id)
-    assert session is not None
+    session = po.session
     if session.status == SessionStatus.CANCELLED:
         return render(language, "factory_po_void", po=po.code)
     po = find_purchase_order(db, code, lock=True)
-    product = db.get(Product, session.product_id)
-    assert product is not None
-
+    answer = _Answer(db, settings, factory, po, session, session.product, language, at or now())
     if name == CONFIRM:
-        return _confirm(db, settings, po, session, product, argument, language, at)
+        return _confirm(answer, _clip(argument, 100))
     if name == DECLINE:
-        return _decline(db, settings, factory, po, session, product, argument, language, at)
-    return _ship(db, settings, po, session, product, argument, language, at)
-
-
-def _eta_note(language: str, eta: str | None) -> str:
-    return render(language, "factory_eta_note", eta=eta) if eta else ""
+        return _decline(answer, _clip(argument, 1000))
+    return _ship(answer, _clip(argument, 200))
 
 
 def _tracking_note(language: str, tracking: str | None) -> str:
     return render(language, "tracking_note", tracking=tracking) if tracking else ""
 
 
-def _state_reply(language: str, po: PurchaseOrder, word: str) -> str:
-    if po.status == PurchaseOrderStatus.DECLINED:
-        return render(language, "factory_po_declined_closed", po=po.code, word=word)
-    return render(language, "factory_already_received", po=po.code)
-
-
-def _confirm(db, settings, po, session, product, argument, language, at) -> str:
-    eta = _clip(argument, 100)
-    if _set_po(
-        db, po, PurchaseOrderStatus.CONFIRMED, (PurchaseOrderStatus.REQUESTED,), eta=eta, confirmed_at=at
+def _confirm(answer: _Answer, eta: str | None) -> str:
+    po = answer.po
+    if answer.move(
+        PurchaseOrderStatus.CONFIRMED, (PurchaseOrderStatus.REQUESTED,), eta=eta, confirmed_at=answer.at
     ):
-        _tell_buyers(
-            db,
-            settings,
-            po,
-            session,
-            product,
+        answer.tell_buyers(
             notifications.FACTORY_CONFIRMED,
             "po_confirmed",
             eta=lambda lang: eta or render(lang, "eta_unknown"),
         )
         log.info("purchase order %s confirmed, eta %r", po.code, eta)
-        return render(language, "factory_confirmed", po=po.code, eta=_eta_note(language, eta))
+        return answer.reply("factory_confirmed", eta=answer.eta_note(eta))
     if po.status == PurchaseOrderStatus.CONFIRMED:
-        return render(language, "factory_already_confirmed", po=po.code, eta=_eta_note(language, po.eta))
+        return answer.reply("factory_already_confirmed", eta=answer.eta_note(po.eta))
     if po.status == PurchaseOrderStatus.SHIPPED:
-        return render(
-            language, "factory_already_shipped", po=po.code, tracking=_tracking_note(language, po.tracking)
-        )
-    return _state_reply(language, po, WORDS[(language, CONFIRM)])
+        return answer.reply("factory_already_shipped", tracking=answer.tracking_note(po.tracking))
+    return answer.no_longer_open(CONFIRM)
 
 
-def _decline(db, settings, factory, po, session, product, argument, language, at) -> str:
-    reason = _clip(argument, 1000)
-    if _set_po(
-        db,
-        po,
+def _decline(answer: _Answer, reason: str | None) -> str:
+    po, session, settings = answer.po, answer.session, answer.settings
+    if answer.move(
         PurchaseOrderStatus.DECLINED,
         (PurchaseOrderStatus.REQUESTED,),
         decline_reason=reason,
-        declined_at=at,
+        declined_at=answer.at,
     ):
         log.warning(
-            "purchase order %s (session %s) declined by %s: %s", po.code, session.code, factory.name, reason
+            "purchase order %s (session %s) declined by %s: %s",
+            po.code,
+            session.code,
+            answer.factory.name,
+            reason,
         )
         if settings.admin_whatsapp:
             notifications.notify(
-                db,
+                answer.db,
                 settings,
                 notifications.PO_DECLINED_ALERT,
                 key=f"po_declined_admin:{po.id}",
@@ -196,53 +204,42 @@ def _decline(db, settings, factory, po, session, product, argument, language, at
                 purchase_order_id=po.id,
                 po=po.code,
                 code=session.code,
-                product=product.name,
-                factory=factory.name,
+                product=answer.product.name,
+                factory=answer.factory.name,
                 reason=reason or render("id", "admin_no_reason"),
             )
-        _tell_buyers(db, settings, po, session, product, notifications.FACTORY_DECLINED, "po_declined")
-        note = render(language, "factory_reason_note", reason=reason) if reason else ""
-        return render(language, "factory_declined", po=po.code, reason=note)
+        answer.tell_buyers(notifications.FACTORY_DECLINED, "po_declined")
+        note = render(answer.language, "factory_reason_note", reason=reason) if reason else ""
+        return answer.reply("factory_declined", reason=note)
     if po.status == PurchaseOrderStatus.DECLINED:
-        return render(language, "factory_already_declined", po=po.code)
+        return answer.reply("factory_already_declined")
     if po.status in (
         PurchaseOrderStatus.CONFIRMED,
         PurchaseOrderStatus.SHIPPED,
         PurchaseOrderStatus.RECEIVED,
     ):
-        state = render(language, f"factory_state_{po.status}")
-        return render(language, "factory_cannot_decline", po=po.code, state=state)
-    return render(language, "factory_already_received", po=po.code)
+        return answer.reply(
+            "factory_cannot_decline", state=render(answer.language, f"factory_state_{po.status}")
+        )
+    return answer.reply("factory_already_received")
 
 
-def _ship(db, settings, po, session, product, argument, language, at) -> str:
-    tracking = _clip(argument, 200)
-    shipped = _set_po(
-        db,
-        po,
+def _ship(answer: _Answer, tracking: str | None) -> str:
+    po = answer.po
+    if answer.move(
         PurchaseOrderStatus.SHIPPED,
         (PurchaseOrderStatus.REQUESTED, PurchaseOrderStatus.CONFIRMED),
         tracking=tracking,
-        shipped_at=at,
-    )
-    if shipped:
-        _tell_buyers(
-            db,
-            settings,
-            po,
-            session,
-            product,
-            notifications.STOCK_SHIPPED,
-            "po_shipped",
-            tracking=lambda lang: _tracking_note(lang, tracking),
+        shipped_at=answer.at,
+    ):
+        answer.tell_buyers(
+            notifications.STOCK_SHIPPED, "po_shipped", tracking=lambda lang: _tracking_note(lang, tracking)
         )
         log.info("purchase order %s shipped, tracking %r", po.code, tracking)
-        return render(language, "factory_shipped", po=po.code, tracking=_tracking_note(language, tracking))
+        return answer.reply("factory_shipped", tracking=answer.tracking_note(tracking))
     if po.status == PurchaseOrderStatus.SHIPPED:
-        return render(
-            language, "factory_already_shipped", po=po.code, tracking=_tracking_note(language, po.tracking)
-        )
-    return _state_reply(language, po, WORDS[(language, SHIP)])
+        return answer.reply("factory_already_shipped", tracking=answer.tracking_note(po.tracking))
+    return answer.no_longer_open(SHIP)
 
 
 def remind_unanswered_purchase_orders(
@@ -282,22 +279,13 @@ def remind_unanswered_purchase_orders(
         )
         if not claimed:
             continue
-        factory = db.get(Factory, po.factory_id)
-        session = db.get(GroupSession, po.session_id)
-        assert factory is not None and session is not None
-        product = db.get(Product, session.product_id)
-        assert product is not None
-        notifications.notify(
+        product = po.session.product
+        notifications.notify_factory(
             db,
             settings,
             notifications.FACTORY_REMINDER,
-            key=f"factory_reminder:{po.id}",
-            to_phone=factory.phone,
-            language="id",
-            session_id=session.id,
-            purchase_order_id=po.id,
-            po=po.code,
-            product=product.name,
+            po,
+            product,
             total=sum(line.quantity for line in po.lines),
             **answers(po.code),
         )

@@ -202,7 +202,7 @@ def join(
             )
 
     if state.accepts(quantity):
-        participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
+        participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
         admitted = _admit_waiting(db, view, at, settings)
         # After admissions, so buyers admitted by this join are among those told the MOQ is reached; the
         # joining buyer reads it in the reply (`moq_just_reached`), so is not told again by WhatsApp.
@@ -214,7 +214,7 @@ def join(
         catch_up = view.catch_up(variant.size, quantity)
         if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
             raise Refusal("size_full_for_good", size=variant.size, code=session.code)
-        participant = _add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
+        participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
         position = db.scalar(
             select(func.count(Participant.id)).where(
                 Participant.session_id == session.id,
@@ -242,7 +242,7 @@ def join(
     )
 
 
-def _add_participant(
+def add_participant(
     db: Session,
     view: SessionView,
     buyer: Buyer,
@@ -251,6 +251,8 @@ def _add_participant(
     status: str,
     at: datetime,
 ) -> Participant:
+    """Write one join (`confirmed`) or waiting request, counted in the view, under the session lock the
+    caller holds; the caps are the caller's to check."""
     confirmed = status == ParticipantStatus.CONFIRMED
     session = view.session
     participant = Participant(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core import outbox
-from core.models import GroupSession, ParticipantStatus, Product
+from core.models import GroupSession, ParticipantStatus, Product, PurchaseOrder
 from core.session_rows import buyers_of
 from core.settings import Settings
 from core.texts import render
@@ -158,6 +158,26 @@ def notify_buyers(
         )
         sent += message_id is not None
     return sent
+
+
+def notify_factory(
+    db: Session, settings: Settings, notice: Notice, po: PurchaseOrder, product: Product, **fields: object
+) -> int | None:
+    """News about a purchase order to its factory (in Bahasa Indonesia), once per notice and PO
+    (`<kind>:<po id>`); `po` and `product` are named fields for the text."""
+    return notify(
+        db,
+        settings,
+        notice,
+        key=f"{notice.kind}:{po.id}",
+        to_phone=product.factory.phone,
+        language="id",
+        session_id=po.session_id,
+        purchase_order_id=po.id,
+        po=po.code,
+        product=product.name,
+        **fields,
+    )
 
 
 def _template_value(value: object) -> str:

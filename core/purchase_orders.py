@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 
 from core import notifications
 from core.adapters import warehouse_for
@@ -32,7 +32,7 @@ from core.settings import Settings
 from core.stock_plan import hold_key, taken_from_lots
 from core.texts import render
 from core.transitions import transition
-from core.unit_of_work import Dispatch, savepoint, unit_of_work
+from core.unit_of_work import operation, savepoint
 from core.warehouse import InsufficientStock, Warehouse, lines_for
 
 
@@ -61,26 +61,19 @@ def create_purchase_order(
     return po
 
 
-def send_purchase_order(
-    db: Session, settings: Settings, session: GroupSession, product: Product, po: PurchaseOrder
-) -> None:
+def send_purchase_order(db: Session, settings: Settings, product: Product, po: PurchaseOrder) -> None:
     """The one WhatsApp to the factory. `factory_whatsapp_sent`/`factory_notified_at` are set by the sender
     (core.delivery) once Twilio accepts it, not here."""
     lines = sorted(po.lines, key=lambda line: line.variant_id)
     text = "\n".join(
         render("id", "factory_po_line", size=line.variant.size, quantity=line.quantity) for line in lines
     )
-    notifications.notify(
+    notifications.notify_factory(
         db,
         settings,
         notifications.FACTORY_PO if product.allocations else notifications.FACTORY_PO_UNITS,
-        key=f"factory_po:{po.id}",
-        to_phone=product.factory.phone,
-        language="id",
-        session_id=session.id,
-        purchase_order_id=po.id,
-        po=po.code,
-        product=product.name,
+        po,
+        product,
         lots=po.lots,
         lot_size=product.grosir_unit_size or "",
         lines=text,
@@ -195,17 +188,8 @@ def receive_purchase_order(
     return _stock_received(db, settings, warehouse, session, product, po, at)
 
 
-def receive(
-    db_factory: sessionmaker[Session],
-    dispatch: Dispatch,
-    po_code: str,
-    settings: Settings,
-    *,
-    warehouse: Warehouse | None = None,
-) -> ReceiveOutcome:
-    """The admin's receive, from the API or the CLI: one transaction, messages dispatched after it."""
-    with unit_of_work(db_factory, dispatch) as db:
-        return receive_purchase_order(db, po_code, settings, warehouse=warehouse)
+receive = operation(receive_purchase_order)
+"""The admin's receive, from the API or the CLI: `receive(db_factory, dispatch, po_code, settings)`."""
 
 
 def recheck_pending_stock(

@@ -9,8 +9,10 @@ periodic outbox flush, so dispatching is an optimisation, never the only way a m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +21,9 @@ from core.outbox import forget_message_ids_since, message_ids_mark, new_message_
 
 Dispatch = Callable[[list[int]], object]
 """Hands committed outbox ids to whatever sends them."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def no_dispatch(message_ids: list[int]) -> None:
@@ -46,3 +51,19 @@ def savepoint(db: Session) -> Iterator[None]:
     except BaseException:
         forget_message_ids_since(db, mark)
         raise
+
+
+def operation(
+    step: Callable[Concatenate[Session, P], T],
+) -> Callable[Concatenate[sessionmaker[Session], Dispatch, P], T]:
+    """`step(db, ...)` as an operation of its own, `op(db_factory, dispatch, ...)`: one unit of work.
+
+    For the admin's operations that the API and the CLI both call (`core.closing.cancel`,
+    `core.purchase_orders.receive`), so both front doors run the same transaction the same way."""
+
+    @functools.wraps(step)
+    def run(db_factory: sessionmaker[Session], dispatch: Dispatch, *args: P.args, **kwargs: P.kwargs) -> T:
+        with unit_of_work(db_factory, dispatch) as db:
+            return step(db, *args, **kwargs)
+
+    return run

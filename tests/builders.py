@@ -19,6 +19,7 @@ from core.catalog import VariantSpec
 from core.clock import now
 from core.closing import close_session
 from core.db import transaction
+from core.joining import add_participant, load_view
 from core.models import (
     Base,
     Buyer,
@@ -26,7 +27,6 @@ from core.models import (
     GroupSession,
     OutboundMessage,
     Participant,
-    ParticipantStatus,
     Product,
     PurchaseOrder,
     SessionVariantCounter,
@@ -135,34 +135,11 @@ def buyer(
 
 
 def add_join(db, session: GroupSession, who: Buyer, size: str, quantity: int, status: str = "confirmed"):
-    """A join (or a waiting request) written directly, counters kept equal to the sums."""
+    """A join (or a waiting request) written as the join service writes it, without its cap check; each one
+    requested a second after the last."""
     variant = db.scalar(select(Variant).where(Variant.product_id == session.product_id, Variant.size == size))
     stamp = session.starts_at + timedelta(seconds=next(_ticks))
-    participant = Participant(
-        session_id=session.id,
-        buyer_id=who.id,
-        variant_id=variant.id,
-        quantity=quantity,
-        unit_price=session.price,
-        total=quantity * session.price,
-        status=status,
-        requested_at=stamp,
-        joined_at=stamp if status == ParticipantStatus.CONFIRMED else None,
-    )
-    db.add(participant)
-    counter = db.get(SessionVariantCounter, (session.id, variant.id))
-    if counter is None:
-        counter = SessionVariantCounter(
-            session_id=session.id, variant_id=variant.id, ordered_units=0, waiting_units=0
-        )
-        db.add(counter)
-    if status == ParticipantStatus.CONFIRMED:
-        counter.ordered_units += quantity
-        session.ordered_units += quantity
-    elif status == ParticipantStatus.WAITING:
-        counter.waiting_units += quantity
-    db.flush()
-    return participant
+    return add_participant(db, load_view(db, session), who, variant, quantity, status, stamp)
 
 
 def demand_s3_m7_l4_xl1(db, session) -> list[Buyer]:
@@ -249,6 +226,15 @@ def inventory(db, product) -> dict[str, tuple[int, int]]:
         .where(Variant.product_id == product.id)
     )
     return {size: (on_hand, reserved) for size, on_hand, reserved in rows}
+
+
+def on_hand_by_sku(db_factory) -> dict[str, int]:
+    """Variant SKU -> units on hand in the built-in warehouse."""
+    query = select(Variant.sku, WarehouseInventory.on_hand).join(
+        Variant, Variant.id == WarehouseInventory.variant_id
+    )
+    with db_factory() as db:
+        return dict(db.execute(query).tuples().all())
 
 
 def messages(db, kind: str | None = None) -> list[OutboundMessage]:

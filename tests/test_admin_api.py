@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from core.clock import now
 from core.db import transaction
-from core.models import GrosirVariantAllocation, Variant, WarehouseInventory
+from core.models import GrosirVariantAllocation, WarehouseInventory
 from tests import builders
 from tests.builders import ADMIN_HEADERS as AUTH
 from tests.builders import ADMIN_TOKEN as TOKEN
-from tests.builders import counts
+from tests.builders import counts, on_hand_by_sku
 from tests.chat import Phone
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -593,17 +593,7 @@ def test_put_inventory(client, db_factory, product_id):
     assert response.json == {"sku": "KAOS-M", "on_hand": 7, "reserved": 0, "available": 7}
     response = client.put("/api/v1/inventory/KAOS-M", json={"on_hand": 0}, headers=AUTH)
     assert response.json == {"sku": "KAOS-M", "on_hand": 0, "reserved": 0, "available": 0}
-    with db_factory() as db:
-        rows = dict(
-            db.execute(
-                select(Variant.sku, WarehouseInventory.on_hand).join(
-                    Variant, Variant.id == WarehouseInventory.variant_id
-                )
-            )
-            .tuples()
-            .all()
-        )
-    assert rows == {"KAOS-S": 0, "KAOS-M": 0, "KAOS-L": 0, "KAOS-XL": 0}
+    assert on_hand_by_sku(db_factory) == {"KAOS-S": 0, "KAOS-M": 0, "KAOS-L": 0, "KAOS-XL": 0}
     assert counts(db_factory)["warehouse_inventory"] == 4
 
 
@@ -688,30 +678,26 @@ def test_healthz_with_database_and_redis(client, redis_conn):
     assert response.json == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
+def health(settings, **changes):
+    """GET /healthz from an app with these settings changed."""
+    app = create_app(dataclasses.replace(settings, **changes), dispatch=lambda ids: None)
+    return app.test_client().get("/healthz")
+
+
 def test_healthz_with_redis_unreachable_is_503(settings):
-    client = create_app(
-        dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"), dispatch=lambda ids: None
-    ).test_client()
-    response = client.get("/healthz")
+    response = health(settings, redis_url="redis://127.0.0.1:1/0")
     assert response.status_code == 503
     assert response.json == {"status": "degraded", "database": "ok", "redis": "unreachable"}
 
 
 def test_healthz_with_database_unreachable_is_503(settings, redis_conn):
-    client = create_app(
-        dataclasses.replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
-        dispatch=lambda ids: None,
-    ).test_client()
-    response = client.get("/healthz")
+    response = health(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert response.status_code == 503
     assert response.json == {"status": "degraded", "database": "unreachable", "redis": "ok"}
 
 
 def test_healthz_needs_no_token_and_reveals_no_secrets(settings):
-    client = create_app(
-        dataclasses.replace(settings, admin_token="s3cret"), dispatch=lambda ids: None
-    ).test_client()
-    response = client.get("/healthz")
+    response = health(settings, admin_token="s3cret")
     assert response.status_code in (200, 503)
     assert set(response.json) == {"status", "database", "redis"}
     assert "s3cret" not in response.get_data(as_text=True)

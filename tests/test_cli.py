@@ -20,7 +20,7 @@ from core.models import (
     Variant,
     WarehouseInventory,
 )
-from tests.builders import counts
+from tests.builders import counts, on_hand_by_sku
 from tests.chat import Phone
 
 
@@ -139,16 +139,7 @@ def test_set_stock(cli, db_factory):
     result = cli("set-stock", "KAOS30S-M", "7")
     assert result.exit_code == 0, result.output
     assert result.output == "KAOS30S-M: on hand 7, reserved 0\n"
-    with db_factory() as db:
-        stock = dict(
-            db.execute(
-                select(Variant.sku, WarehouseInventory.on_hand).join(
-                    Variant, Variant.id == WarehouseInventory.variant_id
-                )
-            )
-            .tuples()
-            .all()
-        )
+    stock = on_hand_by_sku(db_factory)
     assert stock["KAOS30S-M"] == 7
     assert sum(stock.values()) == 7
     assert counts(db_factory)["warehouse_inventory"] == 8

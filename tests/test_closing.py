@@ -188,15 +188,21 @@ def test_enough_stock_reserves_it_and_creates_one_order_per_join_without_a_facto
     assert inventory(db, product)["M"] == (7, 7)
 
 
-def test_order_message_is_in_the_buyers_language(db, settings):
+def one_buyers_order(db, settings, **buyer_details):
+    """One buyer joins S 1 and M 1 (Rp 150.000 each), both in stock; the session closes. Their message."""
     product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=150_000)
-    english = buyer(db, language="en", address=None)
-    add_join(db, session, english, "S", 1)
-    add_join(db, session, english, "M", 1)
+    someone = buyer(db, **buyer_details)
+    add_join(db, session, someone, "S", 1)
+    add_join(db, session, someone, "M", 1)
     set_stock(db, product, S=1, M=1)
     expire(db, session)
     close(db, settings, session)
     [message] = messages(db)
+    return someone, message
+
+
+def test_order_message_is_in_the_buyers_language(db, settings):
+    _, message = one_buyers_order(db, settings, language="en", address=None)
     assert message.body.startswith("Your order for session GB1 (Kaos TS) is ready:")
     assert "Amount due: Rp 300.000." in message.body
     assert "Reply: ADDRESS <full address>" in message.body
@@ -211,14 +217,7 @@ def test_order_message_carries_a_payment_link_when_a_provider_is_plugged_in(db, 
             return f"https://pay.example/{reference}"
 
     monkeypatch.setattr(payments, "payment_links_for", lambda settings: FakeProvider())
-    product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=150_000)
-    someone = buyer(db, address="Jl. Mawar 1, Depok")
-    add_join(db, session, someone, "S", 1)
-    add_join(db, session, someone, "M", 1)
-    set_stock(db, product, S=1, M=1)
-    expire(db, session)
-    close(db, settings, session)
-    [message] = messages(db)
+    someone, message = one_buyers_order(db, settings, address="Jl. Mawar 1, Depok")
     assert asked == [(f"GB1-{someone.id}", someone.phone, 300_000)]
     assert message.body.endswith(f"Bayar di sini: https://pay.example/GB1-{someone.id}")
 

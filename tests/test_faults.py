@@ -172,7 +172,7 @@ def test_connections_dropped_between_requests_are_replaced(
 
 
 class FailOnce:
-    """Wraps `joining._add_participant`: fails right after the participant row is written, mid-transaction."""
+    """Wraps `joining.add_participant`: fails right after the participant row is written, mid-transaction."""
 
     def __init__(self, original, fail):
         self.original = original
@@ -205,14 +205,34 @@ def kill_own_connection(db):
     time.sleep(0.1)
 
 
-def assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypatch, fail):
+def join_failing_once(app, db_factory, monkeypatch, fail):
+    """Citra's "IKUT GB1 M 2", with `fail(db)` right after her participant row is written the first time.
+    Returns her phone, the form, the state before, the wrapper and the first answer."""
     phone = Phone(app.test_client(), "+6281200000301", "Citra")
     before = state(db_factory)
     form = phone.form("IKUT GB1 M 2")
-    fail_once = FailOnce(joining._add_participant, fail)
-    monkeypatch.setattr(joining, "_add_participant", fail_once)
+    fail_once = FailOnce(joining.add_participant, fail)
+    monkeypatch.setattr(joining, "add_participant", fail_once)
+    return phone, form, before, fail_once, post(phone, form)
 
-    status, mimetype, reply = post(phone, form)
+
+def assert_joined_once(db_factory, before: dict) -> dict:
+    after = state(db_factory)
+    assert (after["inbound"], after["buyers"], after["participants"]) == (
+        before["inbound"] + 1,
+        before["buyers"] + 1,
+        before["participants"] + 1,
+    )
+    assert after["ordered_units"] == before["ordered_units"] + 2
+    return after
+
+
+def test_database_error_inside_a_request_answers_busy_and_writes_nothing(
+    app, dispatched, db_factory, gb1, monkeypatch
+):
+    phone, form, before, fail_once, (status, mimetype, reply) = join_failing_once(
+        app, db_factory, monkeypatch, raise_operational_error
+    )
 
     assert (status, mimetype) == (200, "text/xml")
     assert BUSY in reply
@@ -222,25 +242,13 @@ def assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypa
     # Twilio does not redeliver a message that got a 200; the buyer sends the very same one again.
     status, _, reply = post(phone, form)
     assert status == 200 and JOINED in reply, reply
-    after = state(db_factory)
-    assert (after["inbound"], after["buyers"], after["participants"]) == (
-        before["inbound"] + 1,
-        before["buyers"] + 1,
-        before["participants"] + 1,
-    )
-    assert after["ordered_units"] == before["ordered_units"] + 2
+    after = assert_joined_once(db_factory, before)
     assert [units for _, units, _ in after["counters"]] == [2]
 
     # And a redelivery of it changes nothing twice.
     status, _, again = post(phone, form)
     assert (status, again) == (200, reply)
     assert state(db_factory) == after
-
-
-def test_database_error_inside_a_request_answers_busy_and_writes_nothing(
-    app, dispatched, db_factory, gb1, monkeypatch
-):
-    assert_failure_writes_nothing_and_the_resend_works(app, db_factory, monkeypatch, raise_operational_error)
     assert dispatched == []
 
 
@@ -249,24 +257,14 @@ def test_connection_killed_inside_a_request_is_retried_on_a_fresh_connection(
 ):
     """A lost connection invalidates it and nothing was committed, so the webhook handles the message
     again on a new connection: the buyer gets the normal answer, and everything is written exactly once."""
-    phone = Phone(app.test_client(), "+6281200000301", "Citra")
-    before = state(db_factory)
-    form = phone.form("IKUT GB1 M 2")
-    fail_once = FailOnce(joining._add_participant, kill_own_connection)
-    monkeypatch.setattr(joining, "_add_participant", fail_once)
-
-    status, mimetype, reply = post(phone, form)
+    phone, form, before, fail_once, (status, mimetype, reply) = join_failing_once(
+        app, db_factory, monkeypatch, kill_own_connection
+    )
 
     assert (status, mimetype) == (200, "text/xml")
     assert JOINED in reply and BUSY not in reply
     assert fail_once.calls >= 2  # the killed attempt and the retry
-    after = state(db_factory)
-    assert (after["inbound"], after["buyers"], after["participants"]) == (
-        before["inbound"] + 1,
-        before["buyers"] + 1,
-        before["participants"] + 1,
-    )
-    assert after["ordered_units"] == before["ordered_units"] + 2
+    after = assert_joined_once(db_factory, before)
     # A redelivery changes nothing, and the dead connection was not handed to the next request.
     assert post(phone, form)[2] == reply
     assert state(db_factory) == after

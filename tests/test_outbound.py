@@ -346,9 +346,9 @@ def factory_flags(db_factory, session_id):
         return session.factory_whatsapp_sent, session.factory_notified_at
 
 
-def test_an_accepted_factory_po_marks_the_factory_notified(db_factory, fake_twilio, send_queue):
+def factory_po_message(db_factory) -> tuple[int, int]:
+    """A session and the purchase order message to its factory; (session id, message id)."""
     session_id = make_session(db_factory)
-    fake_twilio.script(503)
     message_id = add_message(
         db_factory,
         "po:PO1",
@@ -357,6 +357,12 @@ def test_an_accepted_factory_po_marks_the_factory_notified(db_factory, fake_twil
         body="PO PO1",
         session_id=session_id,
     )
+    return session_id, message_id
+
+
+def test_an_accepted_factory_po_marks_the_factory_notified(db_factory, fake_twilio, send_queue):
+    session_id, message_id = factory_po_message(db_factory)
+    fake_twilio.script(503)
 
     queues.dispatch_outbox([message_id])
     run_worker(send_queue)
@@ -371,16 +377,8 @@ def test_an_accepted_factory_po_marks_the_factory_notified(db_factory, fake_twil
 
 
 def test_a_failed_factory_po_leaves_the_factory_not_notified(db_factory, fake_twilio, send_queue):
-    session_id = make_session(db_factory)
+    session_id, message_id = factory_po_message(db_factory)
     fake_twilio.script((400, 63016))
-    message_id = add_message(
-        db_factory,
-        "po:PO1",
-        to=builders.FACTORY_PHONE,
-        kind=FACTORY_PO_KIND,
-        body="PO PO1",
-        session_id=session_id,
-    )
 
     queues.dispatch_outbox([message_id])
     run_worker(send_queue)

@@ -17,22 +17,8 @@ from core.settings import Settings
 from core.warehouse import BuiltinWarehouse, InsufficientStock, StockLine, WarehouseUnavailable
 from jobs import expiry, runtime
 from tests import builders
-from tests.builders import (
-    TSHIRT_MIX as MIX,
-)
-from tests.builders import (
-    add_join,
-    buyer,
-    demand_s3_m7_l4_xl1,
-    expire,
-    inventory,
-    messages,
-    po_lines,
-    reload,
-    set_stock,
-    sweep,
-    tshirt_session,
-)
+
+MIX = builders.TSHIRT_MIX
 
 
 def lines(product, **quantities: int) -> list[StockLine]:
@@ -48,7 +34,7 @@ def by_size(product, free: dict[int, int]) -> dict[str, int]:
 
 def test_builtin_stock_is_on_hand_minus_reserved(db):
     product = builders.product(db, MIX)
-    set_stock(db, product, S=5, M=2)
+    builders.set_stock(db, product, S=5, M=2)
     warehouse = BuiltinWarehouse(db)
     warehouse.reserve(product, lines(product, S=3), key="k1")
     assert by_size(product, warehouse.stock(product, product.variants)) == {"S": 2, "M": 2, "L": 0, "XL": 0}
@@ -56,22 +42,22 @@ def test_builtin_stock_is_on_hand_minus_reserved(db):
 
 def test_builtin_reservation_is_all_or_nothing(db):
     product = builders.product(db, MIX)
-    set_stock(db, product, S=5, M=4)
+    builders.set_stock(db, product, S=5, M=4)
     warehouse = BuiltinWarehouse(db)
     with pytest.raises(InsufficientStock) as error, db.begin_nested():
         warehouse.reserve(product, lines(product, S=2, M=5), key="k1")
     assert error.value.available == {"TS-S": 3, "TS-M": 4}  # by SKU, seen while S was still held
-    assert inventory(db, product)["S"] == (5, 0) and inventory(db, product)["M"] == (4, 0)
+    assert builders.inventory(db, product)["S"] == (5, 0) and builders.inventory(db, product)["M"] == (4, 0)
     warehouse.reserve(product, lines(product, S=2, M=4), key="k2")
-    assert inventory(db, product)["M"] == (4, 4)
+    assert builders.inventory(db, product)["M"] == (4, 4)
     warehouse.release(product, lines(product, M=4), key="k2")
     warehouse.receive(product, lines(product, L=8), key="po")
-    assert inventory(db, product) == {"S": (5, 2), "M": (4, 0), "L": (8, 0), "XL": (0, 0)}
+    assert builders.inventory(db, product) == {"S": (5, 2), "M": (4, 0), "L": (8, 0), "XL": (0, 0)}
 
 
 def test_builtin_reservations_never_oversell_under_concurrency(requires_postgres, db, db_factory):
     product = builders.product(db, MIX)
-    set_stock(db, product, M=5)
+    builders.set_stock(db, product, M=5)
     db.commit()
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
@@ -91,7 +77,7 @@ def test_builtin_reservations_never_oversell_under_concurrency(requires_postgres
     for thread in threads:
         thread.join(30)
     assert sorted(outcomes) == ["ok", "ok", "short", "short"]
-    assert inventory(db, product)["M"] == (5, 4)
+    assert builders.inventory(db, product)["M"] == (5, 4)
 
 
 def test_the_configured_warehouse(db, database_url):
@@ -190,14 +176,21 @@ def http_settings(database_url, fake_warehouse):
     )
 
 
+@pytest.fixture
+def due(db):
+    """GB1 of the T-shirt (MOQ 15) with S3 M7 L4 XL1 confirmed, its time up; (product, session)."""
+    product, session = builders.tshirt_session(db, moq=15)
+    builders.demand_s3_m7_l4_xl1(db, session)
+    builders.expire(db, session)
+    return product, session
+
+
 def test_close_with_http_stock_reserves_there_and_creates_orders(
-    db, db_factory, settings, http_settings, fake_warehouse
+    db, db_factory, due, http_settings, fake_warehouse
 ):
-    _, session = tshirt_session(db, moq=15)
-    demand_s3_m7_l4_xl1(db, session)
-    expire(db, session)
+    _, session = due
     fake_warehouse.set_stock({"TS-S": 3, "TS-M": 10, "TS-L": 4, "TS-XL": 1})
-    result = sweep(db, db_factory, http_settings)
+    result = builders.sweep(db, db_factory, http_settings)
     assert result.as_dict()["closed"] == {"GB1": "orders_created"}
     assert fake_warehouse.reservations == {
         f"session-{session.id}-close": {"TS-S": 3, "TS-M": 7, "TS-L": 4, "TS-XL": 1}
@@ -206,28 +199,26 @@ def test_close_with_http_stock_reserves_there_and_creates_orders(
 
 
 def test_http_pending_stock_is_rechecked_until_the_stock_arrives(
-    db, db_factory, settings, http_settings, fake_warehouse
+    db, db_factory, due, http_settings, fake_warehouse
 ):
-    product, session = tshirt_session(db, moq=15)
-    demand_s3_m7_l4_xl1(db, session)
-    expire(db, session)
+    product, session = due
     fake_warehouse.set_stock({"TS-S": 2, "TS-M": 6, "TS-L": 4, "TS-XL": 1})
-    assert sweep(db, db_factory, http_settings).as_dict()["closed"] == {"GB1": "pending_stock"}
+    assert builders.sweep(db, db_factory, http_settings).as_dict()["closed"] == {"GB1": "pending_stock"}
     po = db.scalar(select(PurchaseOrder))
-    assert po_lines(db, po) == {"S": 2, "M": 5, "L": 4, "XL": 1}
+    assert builders.po_lines(db, po) == {"S": 2, "M": 5, "L": 4, "XL": 1}
     assert fake_warehouse.reservations == {f"session-{session.id}-close": {"TS-S": 1, "TS-M": 2}}
 
     # nothing arrived yet (the free units were taken by someone else meanwhile)
     fake_warehouse.reservations["elsewhere"] = {"TS-L": 4}
     assert purchase_orders.recheck_pending_stock(db, http_settings) == []
     db.commit()
-    assert reload(db, session).status == SessionStatus.PENDING_STOCK
-    assert reload(db, session).warehouse_check_at is not None
+    assert builders.reload(db, session).status == SessionStatus.PENDING_STOCK
+    assert builders.reload(db, session).warehouse_check_at is not None
 
     fake_warehouse.set_stock({"TS-S": 4, "TS-M": 11, "TS-L": 8, "TS-XL": 2})  # the lot arrived
     assert purchase_orders.recheck_pending_stock(db, http_settings) == ["GB1"]
     db.commit()
-    session = reload(db, session)
+    session = builders.reload(db, session)
     assert session.status == SessionStatus.ORDERS_CREATED and session.stock_received_at is not None
     assert db.scalar(select(PurchaseOrder.status)) == "received"
     assert fake_warehouse.reservations[f"session-{session.id}-receipt"] == {
@@ -236,33 +227,33 @@ def test_http_pending_stock_is_rechecked_until_the_stock_arrives(
         "TS-L": 4,
         "TS-XL": 1,
     }
-    assert len(messages(db, "order_created")) == 4
+    assert len(builders.messages(db, "order_created")) == 4
     assert purchase_orders.recheck_pending_stock(db, http_settings) == []  # nothing left to do
 
 
 def test_http_warehouse_down_leaves_sessions_for_the_next_sweep(
     db, db_factory, settings, http_settings, fake_warehouse
 ):
-    _, session = tshirt_session(db, moq=2)
-    add_join(db, session, buyer(db), "M", 2)
-    expire(db, session)
+    _, session = builders.tshirt_session(db, moq=2)
+    builders.add_join(db, session, builders.buyer(db), "M", 2)
+    builders.expire(db, session)
     fake_warehouse.down = True
-    result = sweep(db, db_factory, http_settings)
+    result = builders.sweep(db, db_factory, http_settings)
     assert result.as_dict() == {"closed": {}, "retry_later": {"GB1": "warehouse: GET /stock answered 503"}}
-    assert reload(db, session).status == SessionStatus.FORMING
-    assert messages(db) == []
+    assert builders.reload(db, session).status == SessionStatus.FORMING
+    assert builders.messages(db) == []
 
     fake_warehouse.down = False
     fake_warehouse.set_stock({"TS-M": 2})
-    assert sweep(db, db_factory, http_settings).as_dict()["closed"] == {"GB1": "orders_created"}
+    assert builders.sweep(db, db_factory, http_settings).as_dict()["closed"] == {"GB1": "orders_created"}
 
 
 def test_recheck_job_only_runs_for_the_http_warehouse(
     db, settings, http_settings, fake_warehouse, monkeypatch
 ):
-    _, session = tshirt_session(db, moq=2)
-    add_join(db, session, buyer(db), "M", 2)
-    expire(db, session)
+    _, session = builders.tshirt_session(db, moq=2)
+    builders.add_join(db, session, builders.buyer(db), "M", 2)
+    builders.expire(db, session)
     db.commit()
     closing.close_session(db, session, warehouse_for(http_settings, db), http_settings)
     db.commit()
