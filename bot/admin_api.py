@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, joining, purchase_orders
+from core import catalog, closing, purchase_orders, session_rows
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
+from core.session_view import load_view
 
 blueprint = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 
@@ -50,7 +51,7 @@ def body(schema: type[BaseModel]) -> Any:
 
 
 def _session_json(db: Session, session: GroupSession) -> dict:
-    view = joining.load_view(db, session)
+    view = load_view(db, session)
     return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
 
 
@@ -98,10 +99,9 @@ def put_inventory(sku: str):
 @blueprint.get("/sessions/<code>")
 def get_session(code: str):
     with context.db_factory()() as db:
-        try:
-            session = joining.find_session(db, code)
-        except joining.Refusal:
-            raise NotFound("code", f"no session {code.upper()}") from None
+        session = session_rows.find_session(db, code)
+        if session is None:
+            raise NotFound("code", f"no session {session_rows.normal_code(code)}")
         return jsonify(_session_json(db, session))
 
 

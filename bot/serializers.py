@@ -10,7 +10,6 @@ from datetime import datetime
 from core.catalog import product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
-from core.joining import SessionView
 from core.models import (
     Factory,
     GroupSession,
@@ -21,6 +20,7 @@ from core.models import (
     WarehouseInventory,
 )
 from core.purchase_orders import ReceiveOutcome
+from core.session_view import SessionView
 
 SESSION_TIMES = (
     "starts_at ends_at moq_reached_at warehouse_check_at factory_notified_at stock_received_at "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import buyers, joining, texts
+from core import buyers, joining, session_rows, texts
 from core.allocation import CatchUp
 from core.clock import format_wib, now
-from core.joining import Refusal, SessionView
+from core.joining import Refusal
 from core.models import Order, ParticipantStatus, Product, Variant
+from core.session_view import SessionView, is_open, load_view
 
 
 def render_refusal(language: str, refusal: Refusal) -> str:
@@ -44,7 +45,7 @@ def _menu(db, buyer, command, language, settings):
 
 
 def _list(db, buyer, command, language, settings):
-    sessions = joining.open_sessions(db)
+    sessions = session_rows.open_sessions(db)
     if not sessions:
         return texts.render(language, "list_none")
     lines = [texts.render(language, "list_header")]
@@ -101,14 +102,16 @@ def describe_session(language: str, view: SessionView) -> str:
         else:
             key = "info_size"
         lines.append(texts.render(language, key, waiting=waiting, **fields))
-    if joining.is_open(session, now()):
+    if is_open(session, now()):
         lines.append(texts.render(language, "info_footer", code=session.code))
     return "\n".join(lines)
 
 
 def _info(db, buyer, command, language, settings):
-    session = joining.find_session(db, command.code)
-    return describe_session(language, joining.load_view(db, session))
+    session = session_rows.find_session(db, command.code)
+    if session is None:
+        raise Refusal("unknown_session", code=session_rows.normal_code(command.code))
+    return describe_session(language, load_view(db, session))
 
 
 def _join(db, buyer, command, language, settings):
@@ -174,7 +177,7 @@ def _leave(db, buyer, command, language, settings):
 
 
 def _status(db, buyer, command, language, settings):
-    participations = joining.buyer_participations(db, buyer)
+    participations = session_rows.buyer_participations(db, buyer)
     if not participations:
         return texts.render(language, "status_none")
     lines = [texts.render(language, "status_header")]
@@ -185,7 +188,7 @@ def _status(db, buyer, command, language, settings):
             state = texts.render(language, "state_ordered", order=order_code)
         elif participant.status == ParticipantStatus.WAITING:
             state = texts.render(
-                language, "state_waiting", position=joining.waiting_position(db, participant)
+                language, "state_waiting", position=session_rows.waiting_position(db, participant)
             )
         else:
             state = texts.render(language, f"state_{participant.status}")

@@ -28,7 +28,6 @@ from core import allocation, notifications
 from core.adapters import warehouse_for
 from core.clock import as_utc, format_wib, now
 from core.errors import Conflict, NotFound
-from core.joining import load_view
 from core.models import (
     GroupSession,
     Participant,
@@ -47,6 +46,7 @@ from core.session_rows import (
     participants,
     product_with_lots,
 )
+from core.session_view import load_view
 from core.settings import Settings
 from core.stock_plan import held_at_close, hold_key, plan_stock
 from core.texts import rupiah

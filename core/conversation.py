@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import buyer_replies, joining, texts
+from core import buyer_replies, joining, session_rows, texts
 from core.clock import now
 from core.commands import FACTORY_COMMANDS, Command, parse
 from core.factory_replies import handle_factory_command
 from core.joining import Refusal
 from core.models import Buyer, Factory, InboundMessage
 from core.phones import InvalidPhone, normalise
+from core.session_view import is_open
 from core.settings import Settings
 from core.unit_of_work import Dispatch, savepoint, unit_of_work
 
@@ -185,8 +186,8 @@ def example_code(db: Session, buyer: Buyer, command: Command) -> str:
     if command.code and command.error != "bad_code":
         return command.code
     at = now()
-    for participant in joining.buyer_participations(db, buyer, limit=5):
-        if joining.is_open(participant.session, at):
+    for participant in session_rows.buyer_participations(db, buyer, limit=5):
+        if is_open(participant.session, at):
             return participant.session.code
-    open_now = joining.open_sessions(db, at, limit=2)
+    open_now = session_rows.open_sessions(db, at, limit=2)
     return open_now[0].code if len(open_now) == 1 else EXAMPLE_CODE

@@ -14,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import allocation, notifications, texts
-from core.allocation import CatchUp, SizeAvailability, WaitingRequest
-from core.catalog import product_allocations
+from core.allocation import WaitingRequest
 from core.clock import as_utc, now
 from core.models import (
     Buyer,
@@ -28,10 +27,10 @@ from core.models import (
     ParticipantStatus,
     Product,
     SessionStatus,
-    SessionVariantCounter,
     Variant,
 )
-from core.session_rows import lock_session, normal_code
+from core.session_rows import lock_session, normal_code, waiting_position
+from core.session_view import SessionView, is_open, load_view
 from core.settings import Settings
 from core.transitions import transition
 
@@ -45,50 +44,6 @@ class Refusal(Exception):
         super().__init__(key)
         self.key = key
         self.fields = fields
-
-
-@dataclass
-class SessionView:
-    """A session with its per-size state, as the buyer and the admin see it."""
-
-    session: GroupSession
-    product: Product
-    allocations: dict[str, int]
-    sizes: list[str]
-    ordered: dict[str, int]
-    waiting: dict[str, int]
-    states: dict[str, SizeAvailability]
-    counters: dict[int, SessionVariantCounter] = field(default_factory=dict)  # by variant id
-
-    def count(self, db: Session, variant_id: int, ordered: int = 0, waiting: int = 0) -> None:
-        """Add to one size's confirmed and waiting units: its counter row, the session's total and this
-        view, together, so they never disagree."""
-        counter = self.counters.get(variant_id)
-        if counter is None:
-            counter = SessionVariantCounter(
-                session_id=self.session.id, variant_id=variant_id, ordered_units=0, waiting_units=0
-            )
-            db.add(counter)
-            self.counters[variant_id] = counter
-        counter.ordered_units += ordered
-        counter.waiting_units += waiting
-        self.session.ordered_units += ordered
-        size = next(v.size for v in self.product.variants if v.id == variant_id)
-        self.ordered[size] += ordered
-        self.waiting[size] += waiting
-        self.states = allocation.availability(
-            self.allocations, self.ordered, self.product.lead_lots, self.product.allocation_policy, self.sizes
-        )
-
-    def catch_up(self, size: str, quantity: int = 1) -> list[CatchUp] | None:
-        return allocation.catch_up_needed(
-            size,
-            quantity,
-            self.allocations,
-            self.ordered,
-            self.product.lead_lots,
-            self.product.allocation_policy,
-        )
 
 
 @dataclass
@@ -109,38 +64,11 @@ class LeaveResult:
     admitted: list[Participant] = field(default_factory=list)
 
 
-def is_open(session: GroupSession, at: datetime) -> bool:
-    return session.status in SessionStatus.JOINABLE and as_utc(session.ends_at) > at >= as_utc(
-        session.starts_at
-    )
-
-
 def _lock_session(db: Session, code: str) -> GroupSession:
     session = lock_session(db, code=code)
     if session is None:
         raise Refusal("unknown_session", code=normal_code(code))
     return session
-
-
-def load_view(db: Session, session: GroupSession) -> SessionView:
-    product = db.get(Product, session.product_id)
-    assert product is not None
-    by_id = {v.id: v.size for v in product.variants}
-    ordered = {size: 0 for size in by_id.values()}
-    waiting = {size: 0 for size in by_id.values()}
-    counters = {}
-    for counter in db.scalars(
-        select(SessionVariantCounter).where(SessionVariantCounter.session_id == session.id)
-    ):
-        counters[counter.variant_id] = counter
-        ordered[by_id[counter.variant_id]] = counter.ordered_units
-        waiting[by_id[counter.variant_id]] = counter.waiting_units
-    allocations = product_allocations(product)
-    sizes = list(by_id.values())
-    states = allocation.availability(
-        allocations, ordered, product.lead_lots, product.allocation_policy, sizes=sizes
-    )
-    return SessionView(session, product, allocations, sizes, ordered, waiting, states, counters)
 
 
 def _variant(view: SessionView, size: str) -> Variant:
@@ -215,14 +143,7 @@ def join(
         if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
             raise Refusal("size_full_for_good", size=variant.size, code=session.code)
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
-        position = db.scalar(
-            select(func.count(Participant.id)).where(
-                Participant.session_id == session.id,
-                Participant.variant_id == variant.id,
-                Participant.status == ParticipantStatus.WAITING,
-                Participant.id <= participant.id,
-            )
-        )
+        position = waiting_position(db, participant)
         return JoinResult("waiting", participant, view, position=position)
 
     if wait and not waitlist_possible:
@@ -419,52 +340,3 @@ def leave(
     admitted = _admit_waiting(db, view, at, settings)
     _after_confirmed_change(db, session, at, settings)
     return LeaveResult(released, withdrawn, view, admitted)
-
-
-def buyer_participations(db: Session, buyer: Buyer, limit: int = 15) -> list[Participant]:
-    """A buyer's joins and waiting requests, newest first (for STATUS)."""
-    return list(
-        db.scalars(
-            select(Participant)
-            .where(Participant.buyer_id == buyer.id)
-            .order_by(Participant.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def waiting_position(db: Session, participant: Participant) -> int:
-    return int(
-        db.scalar(
-            select(func.count(Participant.id)).where(
-                Participant.session_id == participant.session_id,
-                Participant.variant_id == participant.variant_id,
-                Participant.status == ParticipantStatus.WAITING,
-                Participant.id <= participant.id,
-            )
-        )
-        or 0
-    )
-
-
-def open_sessions(db: Session, at: datetime | None = None, limit: int = 10) -> list[GroupSession]:
-    at = at or now()
-    return list(
-        db.scalars(
-            select(GroupSession)
-            .where(
-                GroupSession.status.in_(SessionStatus.JOINABLE),
-                GroupSession.ends_at > at,
-                GroupSession.starts_at <= at,
-            )
-            .order_by(GroupSession.ends_at)
-            .limit(limit)
-        )
-    )
-
-
-def find_session(db: Session, code: str) -> GroupSession:
-    session = db.scalar(select(GroupSession).where(GroupSession.code == code.strip().upper()))
-    if session is None:
-        raise Refusal("unknown_session", code=code.strip().upper())
-    return session

@@ -7,10 +7,13 @@ with `lock_session` (`SELECT ... FOR UPDATE`; SQLite serialises writers with `BE
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.models import Buyer, GroupSession, Participant, ParticipantStatus, Product
+from core.clock import now
+from core.models import Buyer, GroupSession, Participant, ParticipantStatus, Product, SessionStatus
 
 
 def normal_code(code: str | None) -> str:
@@ -29,6 +32,28 @@ def lock_session(
     else:
         query = query.where(GroupSession.code == normal_code(code))
     return db.scalar(query)
+
+
+def find_session(db: Session, code: str | None) -> GroupSession | None:
+    """A session by code, without a lock (for reading); None when there is none."""
+    return db.scalar(select(GroupSession).where(GroupSession.code == normal_code(code)))
+
+
+def open_sessions(db: Session, at: datetime | None = None, limit: int = 10) -> list[GroupSession]:
+    """Sessions taking joins now, the soonest to end first."""
+    at = at or now()
+    return list(
+        db.scalars(
+            select(GroupSession)
+            .where(
+                GroupSession.status.in_(SessionStatus.JOINABLE),
+                GroupSession.ends_at > at,
+                GroupSession.starts_at <= at,
+            )
+            .order_by(GroupSession.ends_at)
+            .limit(limit)
+        )
+    )
 
 
 def product_with_lots(db: Session, product_id: int) -> Product:
@@ -88,3 +113,30 @@ def demand(db: Session, session_id: int) -> dict[int, int]:
         .group_by(Participant.variant_id)
     )
     return {variant_id: int(units) for variant_id, units in rows}
+
+
+def buyer_participations(db: Session, buyer: Buyer, limit: int = 15) -> list[Participant]:
+    """A buyer's joins and waiting requests, newest first (for STATUS)."""
+    return list(
+        db.scalars(
+            select(Participant)
+            .where(Participant.buyer_id == buyer.id)
+            .order_by(Participant.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def waiting_position(db: Session, participant: Participant) -> int:
+    """A waiting request's place in its size's line (1 = next)."""
+    return int(
+        db.scalar(
+            select(func.count(Participant.id)).where(
+                Participant.session_id == participant.session_id,
+                Participant.variant_id == participant.variant_id,
+                Participant.status == ParticipantStatus.WAITING,
+                Participant.id <= participant.id,
+            )
+        )
+        or 0
+    )

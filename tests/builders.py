@@ -19,7 +19,7 @@ from core.catalog import VariantSpec
 from core.clock import now
 from core.closing import close_session
 from core.db import transaction
-from core.joining import add_participant, load_view
+from core.joining import add_participant
 from core.models import (
     Base,
     Buyer,
@@ -33,6 +33,7 @@ from core.models import (
     Variant,
     WarehouseInventory,
 )
+from core.session_view import load_view
 from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
