@@ -1,4 +1,5 @@
-"""The allocation rule, pure: SPEC section 4's worked examples step by step, and its properties."""
+"""The allocation rule, pure: the worked examples of docs/design.md ("Allocation") step by step, and its
+properties."""
 
 from __future__ import annotations
 

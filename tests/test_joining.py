@@ -172,7 +172,7 @@ def test_product_without_allocations_takes_any_quantity(db):
 
 
 class TestWaitlist:
-    """SPEC section 4, waitlist on: C then D admitted exactly when the caps allow."""
+    """docs/design.md, "Waitlist", waitlist on: C then D admitted exactly when the caps allow."""
 
     @pytest.fixture
     def session(self, db):

@@ -1,4 +1,5 @@
-"""SPEC section 4's worked examples against a running server: real HTTP, signed webhooks, the admin API."""
+"""The allocation worked examples (docs/design.md, "Allocation") against a running server: real HTTP,
+signed webhooks, the admin API."""
 
 from __future__ import annotations
 

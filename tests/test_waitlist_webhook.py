@@ -1,4 +1,4 @@
-"""The waitlist through signed WhatsApp webhooks (SPEC section 4, "Waitlist on" worked example).
+"""The waitlist through signed WhatsApp webhooks (docs/design.md, "Waitlist", the worked example).
 
 Buyers talk to the real Flask app (`tests.chat.Phone`); after every step the admin API's
 `GET /api/v1/sessions/<code>` shows each size as (ordered, cap, available, locked, waiting). Outbound

@@ -329,7 +329,7 @@ def test_reply_is_cut_to_1600_characters(client, db_factory):
     assert text.startswith("GB1: Kaos TS")
 
 
-# ----------------------------------------------------------------------- SPEC 4 worked examples, live
+# -------------------------------------------------- the allocation worked examples (docs/design.md), live
 
 
 def test_worked_example_two_sizes(client, db_factory, phones):
