@@ -76,7 +76,8 @@ def inbound_whatsapp():
         profile_name=clean(form.get("ProfileName")) or None,
         button_payload=clean(form.get("ButtonPayload")) or None,
     )
-    reply = conversation.receive(context.db_factory(), context.dispatch(), inbound, context.settings())
+    laku = context.laku()
+    reply = conversation.receive(laku.db_factory, laku.dispatch, inbound, laku.settings)
     return twiml(reply.text)
 
 
