@@ -655,7 +655,10 @@ def test_messages_show_inbound_and_outbound(client, db_factory, dispatched):
         "provider_sid": None,
         "sent_at": None,
     }
-    assert outbound["body"] == "🎉 Sesi GB1 (Kaos TS) mencapai MOQ! Pesanan Anda diproses setelah sesi tutup."
+    assert (
+        outbound["body"]
+        == "🎉 Sesi GB1 (Kaos TS) mencapai minimum pesanan! Pesanan Anda diproses setelah sesi tutup."
+    )
 
 
 def test_messages_limit(client):

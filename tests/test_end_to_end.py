@@ -310,7 +310,7 @@ def run_whole_loop(world: World) -> None:
         "22/24",
         "24/24",
     ]
-    assert "🎉 MOQ tercapai!" in replies[-1] and not any("MOQ" in r for r in replies[:-1])
+    assert "🎉 Minimum tercapai!" in replies[-1] and not any("minimum" in r.lower() for r in replies[:-1])
     world.work()
     assert world.session().status == SessionStatus.MOQ_REACHED
     assert world.told() == world.received() == MOQ_TOLD

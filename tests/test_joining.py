@@ -303,4 +303,5 @@ def test_join_notifications_use_their_approved_templates_when_configured(db):
         "HXmoq",
         {"1": "TPL1", "2": "Kaos TPL"},
     )
-    assert "mencapai MOQ" in rows["moq_reached"].body  # the free-text body stays for logs and fallback
+    # the free-text body stays for logs and fallback
+    assert "mencapai minimum pesanan" in rows["moq_reached"].body

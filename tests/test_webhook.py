@@ -221,7 +221,7 @@ def test_the_same_message_redelivered_gets_the_same_reply_and_changes_nothing(cl
     assert first.status_code == 200
     text = reply_text(first)
     assert squash(text).startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1, total Rp 100.000")
-    assert "🎉 MOQ tercapai!" in text
+    assert "🎉 Minimum tercapai!" in text
     assert len(dispatched) == 1
     after_first = snapshot(db_factory)
     for _ in range(3):
@@ -315,7 +315,7 @@ def test_english_commands_get_english_replies_and_indonesian_get_indonesian(clie
     )
     assert say(idn, "blah").startswith('Maaf, perintah "BLAH" tidak dikenal.')
     # switching language follows the alias
-    assert say(idn, "LEAVE GB1") == "You left session GB1: 1 pcs released. Nothing is owed for them."
+    assert say(idn, "LEAVE GB1") == "You left session GB1: 1 pc released. Nothing is owed for them."
     with db_factory() as db:
         assert dict(db.execute(select(Buyer.phone, Buyer.language)).tuples().all()) == {A: "en", B: "en"}
 
@@ -406,7 +406,7 @@ def test_worked_example_four_sizes_d_is_refused_naming_l_and_xl(client, db_facto
     ]
 
     english = say(phones(D), "JOIN GB1 M 1")
-    assert "It opens again once 1 more L and 1 more XL are ordered." in english
+    assert "It opens again once someone orders 1 more L and 1 more XL." in english
 
 
 def test_worked_example_tshirt_mix_caps_and_demand_that_follows_the_mix(client, db_factory, phones):
@@ -453,14 +453,14 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
     client, db_factory, phones, dispatched
 ):
     make_session(db_factory, builders.TWO_SIZES, target_moq=10)
-    assert "MOQ" not in say(phones(A), "IKUT GB1 M 5")
+    assert "minimum" not in say(phones(A), "IKUT GB1 M 5").lower()
     assert say(phones(B), "IKUT GB1 M 3").endswith("Terkumpul 8/10 pcs. Keluar: BATAL GB1")
     session = admin_session(client)
     assert (session["status"], session["moq_reached_at"], session["moq_reached"]) == ("forming", None, False)
     assert dispatched == []
 
     reply = say(phones(C), "IKUT GB1 S 5")
-    assert "Terkumpul 13/10 pcs. 🎉 MOQ tercapai! Pesanan diproses setelah sesi tutup" in reply
+    assert "Terkumpul 13/10 pcs. 🎉 Minimum tercapai! Pesanan diproses setelah sesi tutup" in reply
     session = admin_session(client)
     assert (session["status"], session["moq_reached"], session["units"]) == ("moq_reached", True, 13)
     assert session["moq_reached_at"] is not None
@@ -472,11 +472,14 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
         ("moq_reached", A, "queued"),
         ("moq_reached", B, "queued"),
     ]
-    assert rows[0].body == "🎉 Sesi GB1 (Kaos TS) mencapai MOQ! Pesanan Anda diproses setelah sesi tutup."
+    assert (
+        rows[0].body
+        == "🎉 Sesi GB1 (Kaos TS) mencapai minimum pesanan! Pesanan Anda diproses setelah sesi tutup."
+    )
     assert dispatched == [m.id for m in rows]
     assert abs(reached_at - now()) < timedelta(minutes=1)
 
-    assert "MOQ sudah tercapai; pesanan diproses setelah sesi tutup" in say(phones(D), "IKUT GB1 M 1")
+    assert "Minimum sudah tercapai; pesanan diproses setelah sesi tutup" in say(phones(D), "IKUT GB1 M 1")
     assert counts(db_factory)["outbound_messages"] == 2
     assert len(dispatched) == 2
 
@@ -489,7 +492,7 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
 
     # reaching it again tells only the buyer who was never told (D); A and B are not told twice, and C
     # reads it in the reply again
-    assert "🎉 MOQ tercapai!" in say(phones(C), "IKUT GB1 S 5")
+    assert "🎉 Minimum tercapai!" in say(phones(C), "IKUT GB1 S 5")
     assert admin_session(client)["status"] == "moq_reached"
     with db_factory() as db:
         rows = list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))

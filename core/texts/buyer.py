@@ -41,8 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "list_header": {"id": "Sesi yang sedang buka:", "en": "Open sessions:"},
     "list_item": {
-        "id": "• {code}: {product}, {price}/pcs, {units}/{moq} pcs, tutup {ends}",
-        "en": "• {code}: {product}, {price}/pc, {units}/{moq} pcs, closes {ends}",
+        "id": "• {code}: {product}, {price}/pcs, {units}/{moq:pcs}, tutup {ends}",
+        "en": "• {code}: {product}, {price}/pc, {units}/{moq:pcs}, closes {ends}",
     },
     "list_footer": {
         "id": "Kirim INFO <kode> untuk detail, IKUT <kode> <ukuran> [jumlah] untuk ikut.",
@@ -53,13 +53,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "No sessions are open right now. Please check again later.",
     },
     "info_header": {
-        "id": "{code}: {product}\nHarga {price}/pcs · tutup {ends}\nTerkumpul {units}/{moq} pcs (MOQ){moq_note}\nStatus: {status}",
-        "en": "{code}: {product}\nPrice {price}/pc · closes {ends}\nCollected {units}/{moq} pcs (MOQ){moq_note}\nStatus: {status}",
+        "id": "{code}: {product}\nHarga {price}/pcs · tutup {ends}\nTerkumpul {units}/{moq:pcs} (minimum){moq_note}\nStatus: {status}",
+        "en": "{code}: {product}\nPrice {price}/pc · closes {ends}\nCollected {units}/{moq:pcs} (minimum){moq_note}\nStatus: {status}",
     },
-    "info_moq_reached": {"id": " ✅ MOQ tercapai", "en": " ✅ MOQ reached"},
+    "info_moq_reached": {"id": " ✅ minimum tercapai", "en": " ✅ minimum reached"},
     "info_lot": {
-        "id": "1 grosir = {mix} ({unit_size} pcs)",
-        "en": "1 lot = {mix} ({unit_size} pcs)",
+        "id": "1 grosir = {mix} ({unit_size:pcs})",
+        "en": "1 lot = {mix} ({unit_size:pcs})",
     },
     "info_sizes_header": {"id": "Per ukuran (dipesan/batas, sisa):", "en": "Per size (ordered/cap, left):"},
     "info_size": {
@@ -68,7 +68,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "info_size_locked": {
         "id": "• {size}: {ordered}/{cap} 🔒 terkunci sampai {catch_up} lagi dipesan{waiting}",
-        "en": "• {size}: {ordered}/{cap} 🔒 locked until {catch_up} are ordered{waiting}",
+        "en": "• {size}: {ordered}/{cap} 🔒 locked until someone orders {catch_up}{waiting}",
     },
     "info_size_full": {
         "id": "• {size}: {ordered}/{cap} 🔒 penuh{waiting}",
@@ -80,60 +80,60 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Ikut: IKUT {code} <ukuran> [jumlah]",
         "en": "Join: JOIN {code} <size> [qty]",
     },
-    "catch_up_item": {"id": "{units} pcs {size}", "en": "{units} more {size}"},
+    "catch_up_item": {"id": "{units:pcs} {size}", "en": "{units} more {size}"},
     "catch_up_and": {"id": " dan ", "en": " and "},
     "session_status_forming": {"id": "mengumpulkan", "en": "collecting"},
-    "session_status_moq_reached": {"id": "MOQ tercapai", "en": "MOQ reached"},
+    "session_status_moq_reached": {"id": "minimum tercapai", "en": "minimum reached"},
     "session_status_pending_stock": {"id": "menunggu stok pabrik", "en": "waiting for factory stock"},
     "session_status_stock_received": {"id": "stok diterima", "en": "stock received"},
     "session_status_orders_created": {"id": "pesanan dibuat", "en": "orders created"},
-    "session_status_failed": {"id": "gagal (MOQ tidak tercapai)", "en": "failed (MOQ not reached)"},
+    "session_status_failed": {"id": "gagal (minimum tidak tercapai)", "en": "failed (minimum not reached)"},
     "session_status_cancelled": {"id": "dibatalkan", "en": "cancelled"},
     "joined": {
         "id": (
-            "✅ Tercatat: {quantity} pcs {product} ukuran {size} di sesi {code}, total {total} "
-            "(dibayar setelah pesanan dibuat).\nTerkumpul {units}/{moq} pcs.{moq_note}\n"
+            "✅ Tercatat: {quantity:pcs} {product} ukuran {size} di sesi {code}, total {total} "
+            "(dibayar setelah pesanan dibuat).\nTerkumpul {units}/{moq:pcs}.{moq_note}\n"
             "Keluar: BATAL {code}"
         ),
         "en": (
-            "✅ Done: {quantity} pcs of {product} size {size} in session {code}, total {total} "
-            "(paid once your order is created).\nCollected {units}/{moq} pcs.{moq_note}\n"
+            "✅ Done: {quantity:pcs} of {product} size {size} in session {code}, total {total} "
+            "(paid once your order is created).\nCollected {units}/{moq:pcs}.{moq_note}\n"
             "To leave: LEAVE {code}"
         ),
     },
     "joined_moq_now": {
-        "id": " 🎉 MOQ tercapai! Pesanan diproses setelah sesi tutup {ends}.",
-        "en": " 🎉 MOQ reached! Orders are processed when the session closes {ends}.",
+        "id": " 🎉 Minimum tercapai! Pesanan diproses setelah sesi tutup {ends}.",
+        "en": " 🎉 Minimum reached! Orders are processed when the session closes {ends}.",
     },
     "joined_moq_already": {
-        "id": " MOQ sudah tercapai; pesanan diproses setelah sesi tutup {ends}.",
-        "en": " MOQ already reached; orders are processed when the session closes {ends}.",
+        "id": " Minimum sudah tercapai; pesanan diproses setelah sesi tutup {ends}.",
+        "en": " Minimum already reached; orders are processed when the session closes {ends}.",
     },
     "waiting": {
         "id": (
-            "⏳ Ukuran {size} di sesi {code} sedang terkunci, jadi permintaan {quantity} pcs Anda masuk "
+            "⏳ Ukuran {size} di sesi {code} sedang terkunci, jadi permintaan {quantity:pcs} Anda masuk "
             "antrean (urutan ke-{position}). BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
             "Ukuran {size} terbuka lagi setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
             "terkonfirmasi.\nBatalkan antrean: BATAL {code}"
         ),
         "en": (
-            "⏳ Size {size} in session {code} is locked, so your request for {quantity} pcs is waiting "
+            "⏳ Size {size} in session {code} is locked, so your request for {quantity:pcs} is waiting "
             "(number {position} in line). It is NOT confirmed yet and nothing is owed.\n"
-            "Size {size} opens again once {catch_up} are ordered. We will tell you on WhatsApp once it is "
+            "Size {size} opens again once someone orders {catch_up}. We will tell you on WhatsApp once it is "
             "confirmed.\nTo withdraw: LEAVE {code}"
         ),
     },
     "waiting_by_choice": {
         "id": (
-            "⏳ Permintaan {quantity} pcs ukuran {size} di sesi {code} masuk antrean (urutan ke-{position}); "
-            "saat ini baru tersedia {available} pcs. BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
-            "Semua {quantity} pcs bisa masuk setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
+            "⏳ Permintaan {quantity:pcs} ukuran {size} di sesi {code} masuk antrean (urutan ke-{position}); "
+            "saat ini baru tersedia {available:pcs}. BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
+            "Semua {quantity:pcs} bisa masuk setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
             "terkonfirmasi.\nBatalkan antrean: BATAL {code}"
         ),
         "en": (
-            "⏳ Your request for {quantity} pcs of size {size} in session {code} is waiting (number {position} "
-            "in line); only {available} pcs are free now. It is NOT confirmed yet and nothing is owed.\n"
-            "All {quantity} pcs fit once {catch_up} are ordered. We will tell you on WhatsApp once it is "
+            "⏳ Your request for {quantity:pcs} of size {size} in session {code} is waiting (number {position} "
+            "in line); only {available:pcs} free now. It is NOT confirmed yet and nothing is owed.\n"
+            "The whole request fits once someone orders {catch_up}. We will tell you on WhatsApp once it is "
             "confirmed.\nTo withdraw: LEAVE {code}"
         ),
     },
@@ -144,7 +144,7 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "en": (
             "🔒 Size {size} in session {code} is locked to keep sizes balanced per lot. It opens again "
-            "once {catch_up} are ordered. Try another size or check again later (INFO {code})."
+            "once someone orders {catch_up}. Try another size or check again later (INFO {code})."
         ),
     },
     "size_full_for_good": {
@@ -152,28 +152,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "🔒 Size {size} in session {code} is full for this session. Try another size (INFO {code}).",
     },
     "too_many": {
-        "id": "Maaf, ukuran {size} di sesi {code} tinggal {available} pcs, jadi {quantity} pcs belum bisa.\nAmbil {available} pcs sekarang: IKUT {code} {size} {available}",
-        "en": "Sorry, size {size} in session {code} has only {available} pcs left, so {quantity} pcs won't fit.\nTake {available} pcs now: JOIN {code} {size} {available}",
+        "id": "Maaf, ukuran {size} di sesi {code} tinggal {available:pcs}, jadi {quantity:pcs} belum bisa.\nAmbil {available:pcs} sekarang: IKUT {code} {size} {available}",
+        "en": "Sorry, size {size} in session {code} has only {available:pcs} left, so {quantity:pcs} won't fit.\nTake {available:pcs} now: JOIN {code} {size} {available}",
     },
     "too_many_wait": {
-        "id": "\nAtau antre untuk {quantity} pcs sekaligus: ANTRE {code} {size} {quantity}",
-        "en": "\nOr wait for all {quantity} pcs: WAIT {code} {size} {quantity}",
+        "id": "\nAtau antre untuk {quantity:pcs} sekaligus: ANTRE {code} {size} {quantity}",
+        "en": "\nOr wait for all {quantity:pcs}: WAIT {code} {size} {quantity}",
     },
     "over_max_request": {
-        "id": "Maaf, ukuran {size} di sesi {code} paling banyak {maximum} pcs per permintaan (supaya ukuran seimbang per grosir).",
-        "en": "Sorry, size {size} in session {code} takes at most {maximum} pcs per request (to keep sizes balanced per lot).",
+        "id": "Maaf, ukuran {size} di sesi {code} paling banyak {maximum:pcs} per permintaan (supaya ukuran seimbang per grosir).",
+        "en": "Sorry, size {size} in session {code} takes at most {maximum:pcs} per request (to keep sizes balanced per lot).",
     },
     "over_max_take": {
-        "id": "\nTersedia sekarang {available} pcs: IKUT {code} {size} {available}",
-        "en": "\n{available} pcs are available now: JOIN {code} {size} {available}",
+        "id": "\nTersedia sekarang {available:pcs}: IKUT {code} {size} {available}",
+        "en": "\nAvailable now: {available:pcs}. JOIN {code} {size} {available}",
     },
     "over_max_locked": {
         "id": "\nSaat ini ukuran {size} terkunci; cek INFO {code}.",
         "en": "\nSize {size} is locked right now; see INFO {code}.",
     },
     "waitlist_off": {
-        "id": "Antrean tidak tersedia untuk produk di sesi {code}. Ukuran {size} tersisa {available} pcs.",
-        "en": "Waiting is not available for the product in session {code}. Size {size} has {available} pcs left.",
+        "id": "Antrean tidak tersedia untuk produk di sesi {code}. Ukuran {size} tersisa {available:pcs}.",
+        "en": "Waiting is not available for the product in session {code}. Size {size} has {available:pcs} left.",
     },
     "unknown_session": {
         "id": "Sesi {code} tidak ditemukan. Kirim SESI untuk melihat sesi yang buka.",
@@ -192,16 +192,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Size {size} is not available in session {code}. Sizes: {sizes}.",
     },
     "quantity_not_positive": {
-        "id": "Jumlah harus minimal 1 pcs. Contoh: IKUT {example} M 2",
-        "en": "The quantity must be at least 1 pc. Example: JOIN {example} M 2",
+        "id": "Jumlah harus minimal 1 pcs. Contoh: {word} {code} {size} 2",
+        "en": "The quantity must be at least 1 pc. Example: {word} {code} {size} 2",
     },
     "quantity_not_number": {
-        "id": "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT {example} M 2",
-        "en": "The quantity must be a number, like 2. Example: JOIN {example} M 2",
+        "id": "Jumlah harus berupa angka, misalnya 2. Contoh: {word} {code} {size} 2",
+        "en": "The quantity must be a number, like 2. Example: {word} {code} {size} 2",
     },
     "quantity_too_large": {
-        "id": "Maksimal {maximum} pcs per permintaan. Untuk jumlah lebih besar, hubungi admin.",
-        "en": "At most {maximum} pcs per request. For larger amounts, please contact the admin.",
+        "id": "Maksimal {maximum:pcs} per permintaan. Untuk jumlah lebih besar, hubungi admin.",
+        "en": "At most {maximum:pcs} per request. For larger amounts, please contact the admin.",
     },
     "missing_code": {
         "id": "Kode sesi belum ada. Contoh: {word} {example} ... Kirim SESI untuk kode sesi yang buka.",
@@ -240,10 +240,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "\nIt is now on {orders} of your orders that were waiting for an address.",
     },
     "left": {
-        "id": "Anda keluar dari sesi {code}: {released} pcs dilepas{withdrawn_note}. Tidak ada yang perlu dibayar untuk itu.",
-        "en": "You left session {code}: {released} pcs released{withdrawn_note}. Nothing is owed for them.",
+        "id": "Anda keluar dari sesi {code}: {released:pcs} dilepas{withdrawn_note}. Tidak ada yang perlu dibayar untuk itu.",
+        "en": "You left session {code}: {released:pcs} released{withdrawn_note}. Nothing is owed for them.",
     },
-    "left_withdrawn": {"id": ", {units} pcs antrean ditarik", "en": ", {units} pcs waiting withdrawn"},
+    "left_withdrawn": {"id": ", {units:pcs} antrean ditarik", "en": ", {units:pcs} waiting withdrawn"},
     "not_in_session": {
         "id": "Anda belum ikut sesi {code}, jadi tidak ada yang dibatalkan.",
         "en": "You have not joined session {code}, so there is nothing to leave.",
@@ -283,11 +283,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, the system is busy. Your message was not processed; please send it again shortly.",
     },
     "notify_moq_reached": {
-        "id": "🎉 Sesi {code} ({product}) mencapai MOQ! Pesanan Anda diproses setelah sesi tutup.",
-        "en": "🎉 Session {code} ({product}) reached its MOQ! Your order is processed when the session closes.",
+        "id": "🎉 Sesi {code} ({product}) mencapai minimum pesanan! Pesanan Anda diproses setelah sesi tutup.",
+        "en": "🎉 Session {code} ({product}) reached its minimum! Your order is processed when the session closes.",
     },
     "notify_admitted": {
-        "id": "✅ Antrean Anda terkonfirmasi: {quantity} pcs {product} ukuran {size} di sesi {code}, total {total}.",
-        "en": "✅ Your waiting request is confirmed: {quantity} pcs of {product} size {size} in session {code}, total {total}.",
+        "id": "✅ Antrean Anda terkonfirmasi: {quantity:pcs} {product} ukuran {size} di sesi {code}, total {total}.",
+        "en": "✅ Your waiting request is confirmed: {quantity:pcs} of {product} size {size} in session {code}, total {total}.",
     },
 }

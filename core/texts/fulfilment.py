@@ -24,11 +24,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "notify_session_failed": {
         "id": (
-            "Sesi {code} ({product}) ditutup tanpa mencapai minimum ({units}/{moq} pcs). Sesi batal dan "
+            "Sesi {code} ({product}) ditutup tanpa mencapai minimum ({units}/{moq:pcs}). Sesi batal dan "
             "tidak ada yang perlu dibayar. Terima kasih sudah ikut!"
         ),
         "en": (
-            "Session {code} ({product}) closed without reaching the minimum ({units}/{moq} pcs). The session "
+            "Session {code} ({product}) closed without reaching the minimum ({units}/{moq:pcs}). The session "
             "is off and you owe nothing. Thanks for joining!"
         ),
     },
@@ -92,9 +92,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": (
             "PESANAN {po} dari Laku Grosir\n"
             "Produk: {product}\n"
-            "Jumlah: {lots} grosir ({lot_size} pcs per grosir)\n"
+            "Jumlah: {lots} grosir ({lot_size:pcs} per grosir)\n"
             "Per ukuran:\n{lines}\n"
-            "Total: {total} pcs\n\n"
+            "Total: {total:pcs}\n\n"
             "Mohon balas:\n"
             "• SIAP {po} <perkiraan siap>: pesanan diterima\n"
             "• TOLAK {po} <alasan>: tidak bisa\n"
@@ -103,9 +103,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": (
             "PURCHASE ORDER {po} from Laku Grosir\n"
             "Product: {product}\n"
-            "Quantity: {lots} lots ({lot_size} pcs per lot)\n"
+            "Lots: {lots} ({lot_size:pcs} per lot)\n"
             "Per size:\n{lines}\n"
-            "Total: {total} pcs\n\n"
+            "Total: {total:pcs}\n\n"
             "Please reply:\n"
             "• CONFIRM {po} <expected date>: accepted\n"
             "• DECLINE {po} <reason>: cannot supply\n"
@@ -117,7 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "PESANAN {po} dari Laku Grosir\n"
             "Produk: {product}\n"
             "Per ukuran:\n{lines}\n"
-            "Total: {total} pcs\n\n"
+            "Total: {total:pcs}\n\n"
             "Mohon balas:\n"
             "• SIAP {po} <perkiraan siap>: pesanan diterima\n"
             "• TOLAK {po} <alasan>: tidak bisa\n"
@@ -127,21 +127,21 @@ TEXTS: dict[str, dict[str, str]] = {
             "PURCHASE ORDER {po} from Laku Grosir\n"
             "Product: {product}\n"
             "Per size:\n{lines}\n"
-            "Total: {total} pcs\n\n"
+            "Total: {total:pcs}\n\n"
             "Please reply:\n"
             "• CONFIRM {po} <expected date>: accepted\n"
             "• DECLINE {po} <reason>: cannot supply\n"
             "• SHIPPED {po} <tracking no.>: goods are on the way"
         ),
     },
-    "factory_po_line": {"id": "• {size}: {quantity} pcs", "en": "• {size}: {quantity} pcs"},
+    "factory_po_line": {"id": "• {size}: {quantity:pcs}", "en": "• {size}: {quantity:pcs}"},
     "factory_po_reminder": {
         "id": (
-            "Pengingat: pesanan {po} ({product}, {total} pcs) belum dijawab. Balas SIAP {po} <perkiraan siap> "
+            "Pengingat: pesanan {po} ({product}, {total:pcs}) belum dijawab. Balas SIAP {po} <perkiraan siap> "
             "atau TOLAK {po} <alasan>."
         ),
         "en": (
-            "Reminder: purchase order {po} ({product}, {total} pcs) has no answer yet. Reply CONFIRM {po} "
+            "Reminder: purchase order {po} ({product}, {total:pcs}) has no answer yet. Reply CONFIRM {po} "
             "<expected date> or DECLINE {po} <reason>."
         ),
     },

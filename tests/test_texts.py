@@ -1,0 +1,58 @@
+"""The message catalogue: units, languages, and every text renders with the fields its callers pass."""
+
+from __future__ import annotations
+
+import re
+
+from core import texts
+from core.texts import CATALOGUE, LANGUAGES, pcs, render
+
+
+def test_pcs_is_singular_for_one_in_english_only():
+    assert [pcs(n, "en") for n in (0, 1, 2, 12)] == ["0 pcs", "1 pc", "2 pcs", "12 pcs"]
+    assert [pcs(n, "id") for n in (0, 1, 2)] == ["0 pcs", "1 pcs", "2 pcs"]
+    assert pcs(True, "en") == "True pcs"  # not a count: written as given
+    assert pcs("", "en") == " pcs"
+
+
+def test_a_count_in_a_text_follows_the_language():
+    one = {"size": "M", "code": "KAOS1", "available": 1, "quantity": 2, "waitlist": True}
+    assert render("en", "too_many", **one) == (
+        "Sorry, size M in session KAOS1 has only 1 pc left, so 2 pcs won't fit.\n"
+        "Take 1 pc now: JOIN KAOS1 M 1"
+    )
+    assert render("id", "too_many", **one) == (
+        "Maaf, ukuran M di sesi KAOS1 tinggal 1 pcs, jadi 2 pcs belum bisa.\n"
+        "Ambil 1 pcs sekarang: IKUT KAOS1 M 1"
+    )
+    assert render("en", "left", code="KAOS1", released=1, withdrawn_note="") == (
+        "You left session KAOS1: 1 pc released. Nothing is owed for them."
+    )
+    assert render("en", "factory_po_line", size="XL", quantity=1) == "• XL: 1 pc"
+
+
+def test_other_format_specs_still_work_and_unknown_languages_fall_back_to_indonesian():
+    assert render("fr", "left_withdrawn", units=1) == ", 1 pcs antrean ditarik"
+    assert render("en", "list_item", code="A1", product="Kaos", price="Rp 1", units=0, moq=1, ends="x") == (
+        "• A1: Kaos, Rp 1/pc, 0/1 pc, closes x"
+    )
+
+
+BUYER_KEYS = list(texts.buyer.TEXTS) + [
+    key for key in texts.fulfilment.TEXTS if key.startswith(("notify_", "order_"))
+]
+
+
+def test_buyers_read_minimum_not_the_jargon_moq():
+    jargon = [
+        (key, language) for key in BUYER_KEYS for language in LANGUAGES if "MOQ" in CATALOGUE[key][language]
+    ]
+    assert jargon == []
+
+
+def test_both_languages_use_the_same_fields():
+    def fields(text: str) -> set[str]:
+        return set(re.findall(r"\{(\w+)", text))
+
+    differing = [key for key, entry in CATALOGUE.items() if fields(entry["id"]) != fields(entry["en"])]
+    assert differing == []
