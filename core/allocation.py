@@ -1,4 +1,4 @@
-"""The allocation rule: how many units of each size a session may still take (see docs/design.md, "Allocation").
+"""The allocation rule: how many units of each size a session may still take (see docs/design.md, "Allocation rule").
 
 Pure functions over plain mappings, so the rule is tested and benchmarked without a database, and the
 join service, `INFO`, the admin API and the benchmarks all call this one implementation.

@@ -1,6 +1,6 @@
 """Closing a session, warehouse first: failed, orders from stock, or a purchase order for whole lots.
 
-The life of a session after joining (see docs/design.md, "Expiry"):
+The life of a session after joining (see docs/design.md, "Expiry (warehouse first)"):
 
     forming/moq_reached --close--> failed                       (confirmed units < target_moq)
                         --close--> orders_created               (the warehouse has every size)

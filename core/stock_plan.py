@@ -12,7 +12,7 @@ wait. Close, receipt and cancel all use these two functions.
 **Products without grosir lots** (no allocations) order exactly the shortfall `max(0, d_v - s_v)` of each
 size; the purchase order row says `lots = 1` (one batch) and `grosir_units_needed` stays empty.
 
-See docs/design.md, "Expiry".
+See docs/design.md, "Expiry (warehouse first)".
 """
 
 from __future__ import annotations

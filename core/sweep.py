@@ -2,7 +2,7 @@
 
 Sessions are claimed in batches (`claim_due_sessions`); each batch is one unit of work, each session in
 it a savepoint. A session that fails (warehouse down, stock moved, a bug) is rolled back to exactly how it
-was, gets `last_error`, and is left for the next sweep; the others go on. See docs/design.md, "Expiry".
+was, gets `last_error`, and is left for the next sweep; the others go on. See docs/design.md, "Expiry (warehouse first)".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The allocation rule, pure: the worked examples of docs/design.md ("Allocation") step by step, and its
+"""The allocation rule, pure: the worked examples of docs/design.md ("Allocation rule") step by step, and its
 properties."""
 
 from __future__ import annotations

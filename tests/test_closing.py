@@ -1,5 +1,5 @@
 """Closing sessions warehouse first: failed, orders from stock, purchase orders for lots; the sweep; the
-admin's close now and cancel (see docs/design.md, "Expiry")."""
+admin's close now and cancel (see docs/design.md, "Expiry (warehouse first)")."""
 
 from __future__ import annotations
 

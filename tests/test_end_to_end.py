@@ -1,4 +1,4 @@
-"""Expiry and fulfilment end to end (see docs/design.md, "Expiry" and "Messages"), on the real RQ path.
+"""Expiry and fulfilment end to end (see docs/design.md, "Expiry (warehouse first)" and "Messages and the outbox"), on the real RQ path.
 
 Buyers and the factory talk to the real Flask app through signed Twilio webhooks; the admin uses the
 JSON API; every outbound message goes outbox row -> RQ job (real Redis, a burst `SimpleWorker` on the

@@ -1,4 +1,4 @@
-"""The allocation worked examples (docs/design.md, "Allocation") against a running server: real HTTP,
+"""The allocation worked examples (docs/design.md, "Allocation rule") against a running server: real HTTP,
 signed webhooks, the admin API."""
 
 from __future__ import annotations

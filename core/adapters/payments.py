@@ -1,4 +1,4 @@
-"""The payment port. Payment is not collected online yet (see docs/design.md, "Messages"): a join is a
+"""The payment port. Payment is not collected online yet (see docs/design.md, "Orders and payment"): a join is a
 commitment, the order
 states the amount due, and a failed session owes nothing. A payment-link provider (Xendit, Midtrans...)
 plugs in here later: `payment_links_for` returns it, and order messages carry its link.
