@@ -160,7 +160,7 @@ def render(report: dict) -> str:
         lines.append("")
     violations = sum(ov["policies"][p.name]["cap_violations"] for p in policies)
     checks = sum(ov["policies"][p.name]["cap_checks"] for p in policies)
-    lines += [f"Cap re-checks: {checks} moments checked, {violations} violations.", ""]
+    lines += [f"Cap re-checks: {checks:,} moments checked, {violations} violations.", ""]
 
     # Per-scenario tables: 60 buyers, MOQ 2 lots, every mix x popularity x arrival; then the cells where
     # the default (lot-balanced T=2 + waitlist + rescue) is furthest from its best capped competitor.

@@ -110,6 +110,7 @@ def timed_run(
     logdir: Path,
     timeout: float,
     prepare: Callable[[], None],
+    job: str = SWEEP_JOB,
 ) -> dict:
     """Start `workers` RQ workers on the empty database and let each sweep once (nothing is due: the
     baseline); `prepare()` seeds the due sessions; then enqueue as many sweep jobs at once (the sweep loops
@@ -127,7 +128,7 @@ def timed_run(
 
         def enqueue(n: int, what: str):
             return queue.enqueue(
-                SWEEP_JOB,
+                job,
                 job_timeout=SWEEP_JOB_TIMEOUT,
                 result_ttl=3600,
                 failure_ttl=3600,

@@ -156,9 +156,7 @@ def test_cap_recheck_detects_a_violation():
 
 def test_cli_writes_json_and_markdown_with_the_documented_schema(tmp_path):
     assert (
-        cli.main(
-            ["--quick", "--replications", "3", "--processes", "1", "--no-plot", "--out", str(tmp_path)]
-        )
+        cli.main(["--quick", "--replications", "3", "--processes", "1", "--no-plot", "--out", str(tmp_path)])
         == 0
     )
     report = json.loads((tmp_path / "allocation.json").read_text())
