@@ -297,7 +297,10 @@ def publish(name: str, report: dict, markdown: str, directory: Path) -> Path:
     path = directory / f"{name}.json"
     path.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n")
     if directory.resolve() == RESULTS_DIR.resolve():
-        replace_block(name, markdown)
+        if not replace_block(name, markdown):
+            print(
+                f"bench/README.md has no block markers for {name}; the page was not updated", file=sys.stderr
+            )
     else:
         (directory / f"{name}.md").write_text(markdown + "\n")
     return path
