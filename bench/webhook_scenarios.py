@@ -19,6 +19,7 @@ from bench.common import engine, percentile, ratio
 from bench.http_load import NO_ANSWER, NOT_SENT, LoadGenerator, Outcome, Request, RunResult
 from bench.webhook_app import PING_PATH
 from bench.webhook_data import LOT_ORDER, MIX, confirmed_in, phone
+from bot.app import create_app
 
 WEBHOOK = "/webhooks/twilio/whatsapp"
 AUTH_TOKEN = "bench-twilio-auth-token-0123456789"
@@ -244,8 +245,6 @@ def join_statements(url: str, env: dict[str, str], codes: list[str]) -> dict:
     (then `BATAL`, so the state is as before): how many SQL statements the join issued, and the executed
     plan (EXPLAIN ANALYZE, actual rows) of each SELECT that reads `participants`, so growth with the
     session's size can be explained. Only SQLAlchemy's own event hook is used; no product code is touched."""
-    from bot.app import create_app
-
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
