@@ -68,6 +68,8 @@ check: setup
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///instance/check.db} $(BIN)/alembic upgrade head
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///instance/check.db} $(BIN)/alembic check
 
+# Benchmarks: what each measures and the committed results are in bench/README.md.
+# BENCH_ARGS=--quick is a smoke run (results in bench/results/quick/); bench-expiry takes --experiments.
 bench-allocation: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.allocation $(BENCH_ARGS)

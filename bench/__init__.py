@@ -1,1 +1,1 @@
-"""Benchmarks; each writes its results under `bench/results/` (SPEC section 1)."""
+"""Benchmarks: instruments that watch the product from outside; the page is bench/README.md."""

@@ -1,4 +1,4 @@
-"""The allocation benchmark (`bench/allocation.py`): exact invariants on a tiny run, no database needed."""
+"""The allocation benchmark (`bench/allocation*.py`): exact invariants on a tiny run, no database needed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import random
 
 import pytest
 
-from bench import allocation as bench
+from bench import allocation as cli
+from bench import allocation_model as bench
+from bench.allocation_report import render
+from bench.allocation_stats import run_cells
+from bench.common import RESULTS_DIR
 from core.allocation import lots_needed, size_availability
 
 CELLS = [
@@ -147,20 +151,18 @@ def test_cap_recheck_detects_a_violation():
     mix = bench.MIXES["4/4/4/4"]
     ordered = {"S": 0, "M": 9, "L": 0, "XL": 0}
     assert size_availability("M", mix, ordered).cap == 8
-    assert bench._cap_violations(mix, ordered, spec) == 1
+    assert bench.cap_violations(mix, ordered, spec) == 1
 
 
 def test_cli_writes_json_and_markdown_with_the_documented_schema(tmp_path):
     assert (
-        bench.main(
-            ["--quick", "--replications", "3", "--processes", "1", "--no-plot", "--out", str(tmp_path)]
-        )
+        cli.main(["--quick", "--replications", "3", "--processes", "1", "--no-plot", "--out", str(tmp_path)])
         == 0
     )
     report = json.loads((tmp_path / "allocation.json").read_text())
     for key in ("schema_version", "date", "machine", "parameters", "definitions", "overall", "cells"):
         assert key in report
-    for key in ("platform", "cpu_count", "python_version"):
+    for key in ("platform", "cpu_count", "python", "load_average", "commit"):
         assert key in report["machine"]
     params = report["parameters"]
     assert params["replications_per_cell"] == 3
@@ -199,9 +201,16 @@ def test_cli_writes_json_and_markdown_with_the_documented_schema(tmp_path):
 
 def test_chunking_and_processes_do_not_change_results():
     cells = [bench.Cell("2/5/4/1", "mix", "random", 20, 1)]
-    one = bench.run_cells(cells, 12, processes=1, chunk=12)
-    split = bench.run_cells(cells, 12, processes=1, chunk=5)
+    one = run_cells(cells, 12, processes=1, chunk=12)
+    split = run_cells(cells, 12, processes=1, chunk=5)
     a, b = one[0]["policies"], split[0]["policies"]
     for name in a:
         for key, value in a[name].items():
             assert b[name][key] == pytest.approx(value), (name, key)
+
+
+def test_the_committed_results_render():
+    """bench/README.md's block is generated from bench/results/allocation.json by this renderer."""
+    committed = json.loads((RESULTS_DIR / "allocation.json").read_text())
+    markdown = render(committed)
+    assert "| policy |" in markdown and "**Per scenario**" in markdown

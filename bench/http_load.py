@@ -1,4 +1,4 @@
-"""The load generator of the webhook benchmark: a separate process of client threads on loopback only.
+"""An HTTP load generator for the benchmarks: a separate process of client threads on loopback only.
 
 The parent builds every request up front (signed form bodies, headers), so the generator process does
 nothing but send them: N threads, each with its own keep-alive `http.client` connection, take the next
