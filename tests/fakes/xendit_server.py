@@ -16,6 +16,7 @@ Basic auth must carry `fake.secret_key`, as Xendit's does. Answers are real-shap
     fake.script("timeout")        # the request IS carried out, but the answer never comes (the lost
                                   # response a retry must not turn into a second invoice)
     fake.script("drop")           # the connection is closed before anything is done
+    fake.script(Reply(502, html="<html>Bad Gateway</html>"))   # not even Xendit's JSON
 
 Invoices change state the way payment does (`fake.pay(id)`, `fake.expire(id)`), and each change gives the
 callback Xendit would post: `fake.post_callback(url, fake.pay(id))` sends it with `x-callback-token`.
@@ -58,13 +59,15 @@ _ERROR_CODES = {
 
 @dataclasses.dataclass(frozen=True)
 class Reply:
-    """One scripted answer: an HTTP error (nothing done), `timeout` (done, never answered) or `drop`."""
+    """One scripted answer: an HTTP error (nothing done), `timeout` (done, never answered) or `drop`.
+    `html`: answer the error with this page instead of Xendit's JSON (a gateway in between)."""
 
     status: int = 200
     error_code: str | None = None
     message: str | None = None
     timeout: bool = False
     drop: bool = False
+    html: str | None = None
 
     @classmethod
     def of(cls, item: Reply | int | str | tuple) -> Reply:
@@ -128,7 +131,7 @@ class FakeXendit:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -309,7 +312,7 @@ class FakeXendit:
         if method == "POST" and stripped == "/v2/invoices":
             return self._create(body)
         if method == "GET" and stripped == "/v2/invoices":
-            wanted = (query.get("external_id") or [None])[-1]
+            wanted = query["external_id"][-1] if query.get("external_id") else None
             found = [i for i in self.invoices.values() if wanted is None or i["external_id"] == wanted]
             found.sort(key=lambda i: i["created"], reverse=True)
             return 200, [dict(i) for i in found]
@@ -406,9 +409,12 @@ def _handler_for(fake: FakeXendit) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
-            data = json.dumps(answer).encode()
+            if reply.html is not None:
+                data, content_type = reply.html.encode(), "text/html; charset=utf-8"
+            else:
+                data, content_type = json.dumps(answer).encode(), "application/json; charset=utf-8"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
