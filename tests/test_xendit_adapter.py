@@ -40,7 +40,7 @@ def order_request(external_id: str = "laku-KAOS1-001-0a1b2c3d", **overrides: Any
         description=xendit.order_description("Kaos Polos Premium", [("M", 2)], "KAOS1", "KAOS1-001"),
         buyer_phone=PHONE,
         buyer_name="Budi",
-        duration_seconds=xendit.duration_seconds(48),
+        duration_seconds=48 * 3600,
         lines=(InvoiceLine("Kaos Polos Premium M", 2, 75_000),),
         metadata={"order": "KAOS1-001", "session": "KAOS1"},
     )

@@ -1,27 +1,18 @@
 """Payment links from Xendit invoices, through Xendit's official Python SDK (`xendit-python`).
 
-Where the SDK is pointed: every call goes to `Configuration.host + endpoint path`; a `Configuration` built
-with `host=` (here `XENDIT_API_BASE_URL`, tests use a loopback fake) sets `server_index` to None, so the
-SDK uses that host instead of `https://api.xendit.co`. Each adapter owns its `Configuration` and
-`ApiClient`: the SDK's global `set_api_key` default is never touched.
+Pointing: the SDK calls `Configuration.host + path`; `Configuration(host=XENDIT_API_BASE_URL)` aims it
+at another host (tests: a loopback fake). Each adapter owns its Configuration and ApiClient; the SDK's
+global `set_api_key` default is never used.
 
 Idempotency: Xendit's invoice API takes no idempotency key (the SDK's `create_invoice` has no such
-parameter, unlike its payout, refund, customer and payment-request calls, and extra headers can only be
-set per `ApiClient`, never per call). So `ensure_invoice` looks the order's `external_id` up first and
-creates only when Xendit has none; the caller gives each order one stable, unique `external_id`
-(`new_external_id`), stored with the order before the first call. What this leaves open is in
-`notes/payments-design.md`: a create whose answer was lost while Xendit was still carrying it out.
+parameter, unlike its payout/refund/customer/payment-request calls), so `ensure_invoice` looks the
+order's stable, unique `external_id` up and creates only when Xendit has none. Answers are read as JSON
+(`_preload_content=False`, documented on every SDK call) and parsed leniently, like callbacks: the SDK's
+`Invoice` model requires seventeen fields and raises TypeError for a missing one after the invoice exists.
 
-Answers are read as JSON (`_preload_content=False`, a documented keyword of every SDK call) and parsed
-leniently by `parse_invoice`, the same parser as for callbacks: the SDK's own `Invoice` model makes
-seventeen fields required (every `available_*` list among them) and raises `TypeError` for a missing one
-after the invoice already exists at Xendit. Requests still go through the SDK's typed models.
-
-Errors: the SDK raises `XenditSdkException` (`.status` a string such as "429", "0" for an SSL failure;
-`.errorCode`, `.errorMessage`) for any non-2xx answer, and lets urllib3's own errors through for
-timeouts, refused and dropped connections (`ReadTimeoutError`, `MaxRetryError`, `ProtocolError`, all
-`urllib3.exceptions.HTTPError`). `classify` maps them onto `TransientPaymentError` (retry with backoff)
-and `PermanentPaymentError` (give up, alert the admin).
+Errors: `XenditSdkException` (`.status` "429", "0" for SSL; `.errorCode`) for non-2xx answers; urllib3's
+own `HTTPError`s for timeouts, refused and dropped connections. `classify` sorts them into transient
+(retry with backoff) and permanent (give up, alert the admin).
 """
 
 from __future__ import annotations
@@ -77,7 +68,7 @@ class PermanentPaymentError(PaymentProviderError):
 
 
 class InvoiceNotFound(PermanentPaymentError):
-    pass
+    """Xendit knows no invoice with this id."""
 
 
 class ExternalIdConflict(PermanentPaymentError):
@@ -139,11 +130,6 @@ def new_external_id(order_code: str) -> str:
     """An order's reference at Xendit: readable, and unique beyond this database (a test database that
     starts again at order 1 must never find last week's invoice). Made once, stored with the order."""
     return f"laku-{order_code}-{secrets.token_hex(4)}"
-
-
-def duration_seconds(deadline_hours: int) -> int:
-    """`PAYMENT_DEADLINE_HOURS` as Xendit's `invoice_duration`."""
-    return deadline_hours * 3600
 
 
 def order_description(
@@ -215,13 +201,11 @@ class EnsuredInvoice:
 def _money(value: Any, name: str, required: bool = False) -> Decimal | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidInvoicePayload(f"{name} is not an amount: {value!r}")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value)) if isinstance(value, int | float | str) else None
     except InvalidOperation:
-        raise InvalidInvoicePayload(f"{name} is not an amount: {value!r}") from None
-    if not amount.is_finite():
+        amount = None
+    if amount is None or isinstance(value, bool) or not amount.is_finite():
         raise InvalidInvoicePayload(f"{name} is not an amount: {value!r}")
     return amount
 
@@ -355,7 +339,7 @@ class XenditInvoices:
             finally:
                 response.release_conn()
         except XenditSdkException as error:
-            status = _as_int(error.status)
+            status = int(error.status) if str(error.status).isdigit() else None
             error_code = str(error.errorCode) if error.errorCode else None
             raise classify(status, error_code, str(error.errorMessage or "")) from error
         except urllib3.exceptions.HTTPError as error:
@@ -378,10 +362,8 @@ class XenditInvoices:
 
 def _never_sent(error: urllib3.exceptions.HTTPError) -> bool:
     """A connection that was never made (refused, connect timeout): Xendit cannot have done anything."""
-    reason = getattr(error, "reason", None)
-    return isinstance(error, urllib3.exceptions.ConnectTimeoutError) or isinstance(
-        reason, urllib3.exceptions.ConnectTimeoutError
-    )
+    connect_failed = urllib3.exceptions.ConnectTimeoutError  # NewConnectionError (refused) is one too
+    return isinstance(error, connect_failed) or isinstance(getattr(error, "reason", None), connect_failed)
 
 
 def _create_request(request: InvoiceRequest) -> Any:
@@ -414,10 +396,3 @@ def _preferred(invoices: Sequence[InvoiceInfo]) -> InvoiceInfo:
     paid = [i for i in invoices if i.paid]
     pool = paid or list(invoices)
     return max(pool, key=lambda i: i.created or datetime.min.replace(tzinfo=UTC))
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
