@@ -190,7 +190,9 @@ class ArgumentReader:
             elif (quantity := read_quantity(tokens, i)) is not None:
                 if quantity.error:
                     self.result.error = self.result.error or quantity.error
-                plain = quantity.length == 1 and key.isdigit()
+                plain = quantity.length == 1 and (
+                    key.isdigit() or key in words.DIGIT_WORDS or key in words.NUMBER_WORDS
+                )
                 items.append(_Item("quantity", quantity=quantity.value, plain=plain))
                 i += quantity.length
             elif key in words.SEPARATORS or tokens[i].text in ",;&+":

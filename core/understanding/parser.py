@@ -45,6 +45,12 @@ _ADDRESS_TAIL = {
 _ADDRESS_TAIL |= {"THX", "MAKASIH", "TQ", "TERIMAKASIH", "KASIH", "TERIMA", "TRIMS", "OK", "OKE", "SIP"}
 
 
+def _looks_like_address(text: str) -> bool:
+    """A street number, a postcode or an address word: "alamat yang kemarin" is no address."""
+    upper = {word.strip(".,:;()") for word in text.upper().split()}
+    return any(ch.isdigit() for ch in text) or bool(upper & words.ADDRESS_WORDS)
+
+
 @dataclass(frozen=True)
 class _Word:
     """A command word found in the message: tokens [start, end)."""
@@ -84,8 +90,9 @@ class _Message:
         self.text, self.tokens, self.vocabulary, self.sender = text, tokens, vocabulary, sender
         self.found = self._command_words()
         self.spans = {i for found in self.found for i in range(found.start, found.end)}
-        self.question = any(self._in(words.QUESTIONS, t.key) for t in tokens)
-        self.chat = any(self._in(words.CHAT, t.key) for t in tokens)
+        free = [t for i, t in enumerate(tokens) if i not in self.spans]
+        self.question = any(self._in(words.QUESTIONS, t.key) for t in free)
+        self.chat = any(self._in(words.CHAT, t.key) for t in free)
 
     @staticmethod
     def _in(table, key: str) -> bool:
@@ -142,7 +149,13 @@ class _Message:
             how_to = [found for found in strong if found.word.how_to]
             if how_to:
                 return self._menu(how_to[0])
-            return self._command(max(strong, key=lambda found: (RANK[found.name], -found.start)))
+            chosen = max(strong, key=lambda found: (RANK[found.name], -found.start))
+            names = {found.name for found in strong}
+            if chosen.name == "info" and "list" in names and not self._arguments(set()).code:
+                chosen = next(found for found in strong if found.name == "list")  # "produk apa yang ready?"
+            elif chosen.name == "list" and self._arguments(set()).code:
+                return self._command(replace(chosen, name="info"))  # "kapan sesi KAOS1 tutup?"
+            return self._command(chosen)
         for found in weak:
             command = self._session_command(found)
             if command is not None:
@@ -171,7 +184,7 @@ class _Message:
                 continue
             if any(ch.isdigit() for ch in key) or self._reads_as_code_or_size(key):
                 return None
-            meant = closest(key, _FUZZY_WORDS)
+            meant = closest(key, [text for text in _FUZZY_WORDS if text[0] == key[0]])
             if meant is None:
                 return None
             word = words.COMMAND_WORDS[meant]
@@ -193,7 +206,7 @@ class _Message:
             return found.word.language
         votes: Counter[str] = Counter()
         for token in self.tokens:
-            for table in (words.FILLERS, words.CHAT, words.QUESTIONS):
+            for table in (words.FILLERS, words.CHAT, words.QUESTIONS, words.LANGUAGE_HINTS):
                 language = table.get(token.key)
                 if language:
                     votes[language] += 1
@@ -291,6 +304,8 @@ class _Message:
         address = " ".join(address.split())
         if len(address) < MIN_ADDRESS:
             return replace(base, error="address_too_short")
+        if not _looks_like_address(address):
+            return replace(base, error="address_incomplete")
         return replace(base, text=address[:MAX_ADDRESS])
 
     def _factory(self, found: _Word) -> Command:
@@ -337,7 +352,12 @@ class _Message:
             )
         if arguments.referral:
             return Command("info", language, referral=arguments.referral)
+        nos = [found for found in answers if found.name == "no"]
         if self.chat:
+            if (
+                nos and not self.question and not self.text.rstrip().endswith("?")
+            ):  # "no thanks", "gak makasih"
+                return Command("no", language, nos[0].text)
             return Command("unknown", language, self._first_word())
         if arguments.error:
             return Command("answer", language, error=arguments.error)
@@ -347,11 +367,21 @@ class _Message:
             if self.question:
                 return Command("info", language)
             return Command("answer", language, lines=tuple(arguments.lines), guesses=tuple(arguments.guesses))
-        if answers and not self.question:
+        if answers and not self.question and not self._asks_something_else():
             return Command(answers[0].name, language, answers[0].text)
         if greetings:
             return Command("menu", language, greetings[0].text)
         return Command("unknown", language, self._first_word())
+
+    def _asks_something_else(self) -> bool:
+        """ "bahannya adem ga?", "lagi sibuk ya kak?": a yes/no word as a question tag on other words."""
+        if not self.text.rstrip().endswith("?"):
+            return False
+        return any(
+            i not in self.spans and not lexical(t.key)
+            for i, t in enumerate(self.tokens)
+            if t.key[0].isalnum()
+        )
 
     def _content(self) -> list[Token]:
         return [t for t in self.tokens if t.key[0].isalnum() and not self._in(words.FILLERS, t.key)]

@@ -56,10 +56,10 @@ COMMAND_WORDS: dict[str, Word] = {
     **_words("info", "id", "ADA GA", "ADA NGGAK", "ADA ENGGAK", "KETERANGAN", "ADA STOK"),
     **_words("info", "en", "DETAILS", "PRICE", "STOCK", "AVAILABLE", "HOW MUCH"),
     # join a session
-    **_words("join", "id", "IKUT", "IKUTAN", "GABUNG", "PESAN", "PESEN", "BELI", "BELANJA"),
+    **_words("join", "id", "IKUT", "IKUTAN", "IKUTKAN", "GABUNG", "PESAN", "PESEN", "BELI", "BELANJA"),
     **_words("join", "en", "JOIN", "BUY"),
     **_words("join", None, "ORDER", "CHECKOUT"),
-    **_words("join", "id", "MAU", "AMBIL", "MINAT", "NGAMBIL", weak=True),
+    **_words("join", "id", "MAU", "AMBIL", "MINAT", "NGAMBIL", "TAMBAH", "NAMBAH", weak=True),
     **_words("join", None, "KEEP", "BOOKING", weak=True),
     **_words("join", "en", "WANT", "TAKE", "GET", weak=True),
     # wait for a locked size
@@ -118,7 +118,7 @@ FILLERS: dict[str, str | None] = {
         "TUH AJA AJAH SAJA DULU DL JUGA LAGI TOLONG MOHON SAYA AKU GUE GUA GW SY AK KU KAMI INGIN PENGEN PINGIN "
         "PENGIN PGN MO UNTUK UTK BUAT YANG YG DENGAN DGN SEKARANG SKRG SEGERA LANGSUNG KODE KODENYA NOMOR "
         "BARANG BARANGNYA ITU INI DI KE DARI GITU KALAU KALO KLO HEHE HEHEHE HIHI WKWK WKWKWK HAHA YUK AYO "
-        "SEMOGA JADINYA SESINYA SESI DONGS SEKALIAN TAMBAH TAMBAHAN PAKAI PAKE HARUS NGE ATAS NAMA "
+        "SEMOGA JADINYA SESINYA SESI DONGS SEKALIAN TAMBAHAN BISMILLAH PAKAI PAKE HARUS NGE ATAS NAMA "
         "WARNANYA SAMPAI SAMPE",
     ),
     **_keys(
@@ -145,6 +145,11 @@ QUESTIONS: dict[str, str | None] = {
         "SIAPA BISA BISAKAH BOLEHKAH TANYA NANYA EMANG KOK",
     ),
     **_keys("en", "WHAT WHEN HOW WHY WHERE WHO WHICH CAN COULD IS ARE DO DOES WILL"),
+}
+# Other words that tell the language of a message whose command word is shared ("order ... and ...").
+LANGUAGE_HINTS: dict[str, str | None] = {
+    **_keys("id", "DAN SAMA MASING-MASING MASING2 BIJI BUAH POTONG LUSIN UKURAN UK JUMLAH"),
+    **_keys("en", "AND EACH PIECE PIECES DOZEN SIZE QTY QUANTITY"),
 }
 # Between the lines of a several-sizes join ("M 2, L 1", "m 2 dan l 1").
 SEPARATORS = frozenset(
@@ -219,5 +224,11 @@ SIZE_EQUIVALENTS: dict[str, str] = {
     "3XL": "XXXL",
     "4XL": "XXXXL",
 }
+# Words found in addresses; an address without any of them (or a number) is asked for again.
+ADDRESS_WORDS = frozenset(
+    "JL JLN JALAN GG GANG RT RW NO BLOK BLOCK PERUM PERUMAHAN KOMPLEK KOMPLEKS KOMP KEL KELURAHAN KEC "
+    "KECAMATAN KAB KABUPATEN KOTA DESA DUSUN KAMPUNG KP APARTEMEN APT TOWER LANTAI RUKO STREET ST ROAD RD "
+    "AVENUE PROVINSI PROV".split()
+)
 # Emoji that mean yes on their own.
 YES_EMOJI = frozenset("👍👌✅🆗")
