@@ -144,8 +144,8 @@ class _Message:
                 strong.append(found)
         if strong:
             first = strong[0]
-            if first.name == "address" or first.name in FACTORY_COMMANDS:
-                return self._command(first)
+            if first.name in ("address", "stop") or first.name in FACTORY_COMMANDS:
+                return self._command(first)  # free text follows, or "berhenti kirim pesan"
             how_to = [found for found in strong if found.word.how_to]
             if how_to:
                 return self._menu(how_to[0])
@@ -287,7 +287,13 @@ class _Message:
 
     def _address(self, found: _Word) -> Command:
         base = self._base(found)
-        if self.question or self.text.rstrip().endswith("?"):
+        copulas = {"IS", "ARE"}  # "my address is ..."
+        asks = any(
+            self._in(words.QUESTIONS, t.key) and t.key not in copulas
+            for i, t in enumerate(self.tokens)
+            if i not in self.spans
+        )
+        if asks or self.text.rstrip().endswith("?"):
             return Command("unknown", base.language, found.text)
         end = len(self.tokens)
         while end > found.end and (

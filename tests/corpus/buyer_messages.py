@@ -489,6 +489,71 @@ ERRORS = [
     _m("ikut KAOS1 M 2 3", error("join", "quantity_unclear", "KAOS1"), "id"),
 ]
 
+# Written after the parser was tuned on the groups above, and scored as written: the parser was not
+# changed for these. Their share is the honest estimate for new messages.
+HELD_OUT = [
+    _m("kak aku mau ikutan yg kaos ukuran L 2 biji", ask(join("KAOS1", ("L", 2))), "id"),
+    _m("Ikut KAOS1 XL 1 pcs kak, makasih", join("KAOS1", ("XL", 1)), "id"),
+    _m("JOIN KAOS1 L 3 thanks", join("KAOS1", ("L", 3)), "en"),
+    _m("pesan flanel1 ukuran M 1, L 1", join("FLANEL1", ("M", 1), ("L", 1)), "id"),
+    _m("gabung kaos1 s2 m2", join("KAOS1", ("S", 2), ("M", 2)), "id"),
+    _m("beli KAOS1 M 4 pcs ya min", join("KAOS1", ("M", 4)), "id"),
+    _m("ikut KAOS1 M empat", join("KAOS1", ("M", 4)), "id"),
+    _m("order KAOS1 XL 1 dan L 2 ya kak", join("KAOS1", ("XL", 1), ("L", 2)), "id"),
+    _m("mau pesen 2 yang L kak", join(None, ("L", 2)), "id", before=ASKED_KAOS1),
+    _m("ikut sesi KAOS1 ukuran M 1", join("KAOS1", ("M", 1)), "id"),
+    _m("IKUT FLANEL1 S 1 REF-QW3ER7", join("FLANEL1", ("S", 1), referral="QW3ER7"), "id"),
+    _m("saya batal aja kak KAOS1 nya", leave("KAOS1"), "id"),
+    _m("gak jadi ambil FLANEL1", leave("FLANEL1"), "id"),
+    _m("cancel order", leave(None), before=ASKED_KAOS1),
+    _m("BATAL FLANEL1 ya kak, maaf", leave("FLANEL1"), "id"),
+    _m("antri XL 2 ya", wait(None, ("XL", 2)), "id", before=ASKED_KAOS1),
+    _m("cek pesanan saya kak", STATUS, "id"),
+    _m("udah sampai mana pesanan saya?", STATUS, "id"),
+    _m("list sesi", LIST),
+    _m("ada sesi apa aja hari ini?", LIST, "id"),
+    _m("info harga flanel1 dong", info("FLANEL1")),
+    _m("FLANEL1 masih buka?", info("FLANEL1")),
+    _m("harga kaos1 brp?", info("KAOS1"), "id"),
+    _m("selamat malam kak", MENU, "id"),
+    _m("hallo min", MENU, "id"),
+    _m("Hi there", MENU, "en"),
+    _m(
+        "alamat: Jalan Cempaka Putih 3 No. 21, Jakarta Pusat 10510",
+        address("Jalan Cempaka Putih 3 No. 21, Jakarta Pusat 10510"),
+        "id",
+    ),
+    _m("kirim ke Gg. Melati 2 RT 3 RW 4, Sleman ya", address("Gg. Melati 2 RT 3 RW 4, Sleman"), "id"),
+    _m("my address is 8 Jalan Braga, Bandung", address("8 Jalan Braga, Bandung"), "en"),
+    _m("stop ngirim reminder ya", STOP),
+    _m("berhenti kirim pesan kak", STOP, "id"),
+    _m("mulai kirim lagi", START, "id"),
+    _m("iyaa", YES, "id", before=GUESSED),
+    _m("gk", NO, "id", before=GUESSED),
+    _m("ga usah kak", NO, "id", before=GUESSED),
+    _m("3", answer(number=3), before=GUIDED),
+    _m("L aja", answer(("L", None)), before=GUIDED),
+    _m("size M 1 pcs", answer(("M", 1)), before=GUIDED),
+    _m("ikt KASO1 M 2", ask(join("KAOS1", ("M", 2)))),
+    _m("gabung KAOSS1 L 1", ask(join("KAOS1", ("L", 1))), "id"),
+    _m("infp KAOS1", info("KAOS1")),
+    _m("kak kapan barangnya sampai?", NOTHING),
+    _m("bagus bgt kak bahannya", NOTHING),
+    _m("kalo beli banyak ada diskon ga?", NOTHING),
+    _m("ok kak nanti saya kabari", NOTHING),
+    _m("ikut KAOS1 M 2 sama FLANEL1 L 1", error("join", "several_codes", "KAOS1"), "id"),
+    _m("Saya mau ikut PO kaos yang M 2pcs", ask(join("KAOS1", ("M", 2))), "id"),
+    _m("ga jadi", leave(None), "id", before=ASKED_KAOS1),
+    _m("tolong cek status pesanan saya", STATUS, "id"),
+    _m("mau order kaos1 2 pcs L, 1 pcs XL", join("KAOS1", ("L", 2), ("XL", 1))),
+    _m("Can I join KAOS1 size L?", ask(join("KAOS1", ("L", 1))), "en"),
+    _m("I'll take 2 of the M in FLANEL1", join("FLANEL1", ("M", 2)), "en"),
+    _m("leave FLANEL1 please", leave("FLANEL1"), "en"),
+    _m("wait list KAOS1 XL 2", wait("KAOS1", ("XL", 2)), "en"),
+    _m("thank you!", NOTHING),
+    _m("what are the prices?", info(None), "en"),
+]
+
 CORPUS: list[Message] = [
     *(
         Message(m.text, m.expect, m.sender, m.before, m.language, topic)
@@ -509,6 +574,7 @@ CORPUS: list[Message] = [
             "typos and guesses": TYPOS,
             "chit-chat": CHIT_CHAT,
             "errors": ERRORS,
+            "held out": HELD_OUT,
         }.items()
         for m in group
     )
