@@ -107,6 +107,10 @@ class ArgumentReader:
                 self.skip.update({i, i + 1} if key == "REF" else {i})
                 i += 2 if key == "REF" else 1
                 continue
+            if re.match(r"REF[-_:]", key):  # a tag cut short by an edit: ignored, it never stops a join
+                self.skip.add(i)
+                i += 1
+                continue
             if vocabulary and following.isdigit() and (key + following) in vocabulary.code_by_key:
                 found.append((vocabulary.code_by_key[key + following], None))  # "KAOS 1"
                 self.skip.update({i, i + 1})
@@ -135,7 +139,7 @@ class ArgumentReader:
                     return vocabulary.code_by_key[meant], Guess("code", key, vocabulary.code_by_key[meant])
         if SESSION_CODE.match(key) and (has_digit or (i == self.first and not vocabulary)):
             return key, None
-        if i == self.first and has_digit and not SESSION_CODE.match(key):
+        if i == self.first and (has_digit or len(key) > 32) and not SESSION_CODE.match(key):
             self.result.error = self.result.error or "bad_code"
             self.result.bad_code = key[:40]
         return None

@@ -24,7 +24,18 @@ MAX_ADDRESS, MAX_FACTORY_TEXT = 500, 200
 MIN_ADDRESS = 10
 # When a message holds several command words, the one that matters most wins: "batal ikut" is a leave,
 # "daftar ikut" a join, "cek harga" an info.
-RANK = {"leave": 9, "wait": 8, "join": 7, "stop": 6, "start": 6, "info": 4, "status": 3, "list": 2, "menu": 1}
+RANK = {
+    "leave": 9,
+    "wait": 8,
+    "join": 7,
+    "stop": 6,
+    "start": 6,
+    "address": 5,
+    "info": 4,
+    "status": 3,
+    "list": 2,
+}
+RANK |= {"menu": 1, "confirm": 10, "decline": 10, "ship": 10}  # a factory's command word is what it says
 _FUZZY_WORDS = sorted(text for text in words.COMMAND_WORDS if " " not in text and len(text) >= 4)
 _ADDRESS_LEAD = {"SAYA", "AKU", "KU", "DI", "KE", "YAITU", "ADALAH", "IS", "MY", "KAK", "MIN", "YA", "NYA"}
 _ADDRESS_TAIL = {
