@@ -24,36 +24,14 @@ MAX_ADDRESS, MAX_FACTORY_TEXT = 500, 200
 MIN_ADDRESS = 10
 # When a message holds several command words, the one that matters most wins: "batal ikut" is a leave,
 # "daftar ikut" a join, "cek harga" an info.
-RANK = {
-    "leave": 9,
-    "wait": 8,
-    "join": 7,
-    "stop": 6,
-    "start": 6,
-    "address": 5,
-    "info": 4,
-    "status": 3,
-    "list": 2,
-}
-RANK |= {"menu": 1, "confirm": 10, "decline": 10, "ship": 10}  # a factory's command word is what it says
+RANK = dict(leave=9, wait=8, join=7, stop=6, start=6, address=5, info=4, status=3, list=2, menu=1)
+RANK |= dict(confirm=10, decline=10, ship=10)  # a factory's command word is what it says
 _FUZZY_WORDS = sorted(text for text in words.COMMAND_WORDS if " " not in text and len(text) >= 4)
-_ADDRESS_LEAD = {"SAYA", "AKU", "KU", "DI", "KE", "YAITU", "ADALAH", "IS", "MY", "KAK", "MIN", "YA", "NYA"}
-_ADDRESS_TAIL = {
-    "YA",
-    "YAH",
-    "KAK",
-    "KA",
-    "MIN",
-    "GAN",
-    "SIS",
-    "DONG",
-    "DEH",
-    "NIH",
-    "PLEASE",
-    "PLS",
-    "THANKS",
-}
-_ADDRESS_TAIL |= {"THX", "MAKASIH", "TQ", "TERIMAKASIH", "KASIH", "TERIMA", "TRIMS", "OK", "OKE", "SIP"}
+
+
+def _default_quantity(lines) -> tuple[Line, ...]:
+    """A size named without a quantity is one piece (`IKUT <code> <size> [qty]`, qty default 1)."""
+    return tuple(Line(line.size, line.quantity or 1) if line.size else line for line in lines)
 
 
 def _looks_like_address(text: str) -> bool:
@@ -162,9 +140,10 @@ class _Message:
                 return self._menu(how_to[0])
             chosen = max(strong, key=lambda found: (RANK[found.name], -found.start))
             names = {found.name for found in strong}
-            if chosen.name == "info" and "list" in names and not self._arguments(set()).code:
+            has_code = bool(self._arguments(set()).code)
+            if chosen.name == "info" and "list" in names and not has_code:
                 chosen = next(found for found in strong if found.name == "list")  # "produk apa yang ready?"
-            elif chosen.name == "list" and self._arguments(set()).code:
+            elif chosen.name == "list" and has_code:
                 return self._command(replace(chosen, name="info"))  # "kapan sesi KAOS1 tutup?"
             return self._command(chosen)
         for found in weak:
@@ -280,15 +259,13 @@ class _Message:
                 return replace(command, error="missing_size")
             if name == "wait" and any(line.quantity is None for line in lines):
                 return replace(command, error="missing_quantity")
-            if name == "join":
-                lines = tuple(Line(line.size, line.quantity or 1) if line.size else line for line in lines)
-            command = replace(command, lines=lines)
+            command = replace(command, lines=_default_quantity(lines) if name == "join" else lines)
             if arguments.unread:
                 guesses.append(Guess("extra", " ".join(arguments.unread)))
         if self.question and name in ORDER_CHANGING:
             if name == "join" and not (arguments.code or arguments.lines):
                 return Command("menu", command.language, "CARA")  # "cara beli?", "belinya dimana?"
-            guesses.append(Guess("intent", "?", name))
+            guesses.append(Guess("intent", "question", name))
         return self._maybe_ask(replace(command, guesses=()), guesses)
 
     def _maybe_ask(self, command: Command, guesses: list[Guess]) -> Command:
@@ -309,11 +286,11 @@ class _Message:
         end = len(self.tokens)
         while end > found.end and (
             not self.tokens[end - 1].key[0].isalnum()
-            or any(spelling in _ADDRESS_TAIL for spelling, _ in spellings(self.tokens[end - 1].key))
+            or any(spelling in words.ADDRESS_TAIL for spelling, _ in spellings(self.tokens[end - 1].key))
         ):
             end -= 1
         start = found.end
-        while start < end and self.tokens[start].key in _ADDRESS_LEAD:
+        while start < end and self.tokens[start].key in words.ADDRESS_LEAD:
             start += 1
         if start >= end:
             return replace(base, error="address_too_short")
@@ -351,9 +328,7 @@ class _Message:
                     language,
                     "IKUT" if language != "en" else "JOIN",
                     code=arguments.code,
-                    lines=tuple(
-                        Line(line.size, line.quantity or 1) if line.size else line for line in arguments.lines
-                    ),
+                    lines=_default_quantity(arguments.lines),
                     referral=arguments.referral,
                 )
                 guesses = [*arguments.guesses, Guess("intent", arguments.code, "join")]
@@ -370,10 +345,8 @@ class _Message:
         if arguments.referral:
             return Command("info", language, referral=arguments.referral)
         nos = [found for found in answers if found.name == "no"]
-        if self.chat:
-            if (
-                nos and not self.question and not self.text.rstrip().endswith("?")
-            ):  # "no thanks", "gak makasih"
+        if self.chat:  # "makasih kak", "ok thanks": nothing to do, but "no thanks" declines
+            if nos and not self.question and not self.text.rstrip().endswith("?"):
                 return Command("no", language, nos[0].text)
             return Command("unknown", language, self._first_word())
         if arguments.error:

@@ -230,5 +230,11 @@ ADDRESS_WORDS = frozenset(
     "KECAMATAN KAB KABUPATEN KOTA DESA DUSUN KAMPUNG KP APARTEMEN APT TOWER LANTAI RUKO STREET ST ROAD RD "
     "AVENUE PROVINSI PROV".split()
 )
+# Words around an address that are not part of it: "alamat saya di ...", "... ya kak, makasih".
+ADDRESS_LEAD = frozenset("SAYA AKU KU DI KE YAITU ADALAH IS MY KAK MIN YA NYA".split())
+ADDRESS_TAIL = frozenset(
+    "YA YAH KAK KA MIN GAN SIS DONG DEH NIH PLEASE PLS THANKS THX MAKASIH TQ TERIMAKASIH KASIH TERIMA TRIMS "
+    "OK OKE SIP".split()
+)
 # Emoji that mean yes on their own.
 YES_EMOJI = frozenset("👍👌✅🆗")
