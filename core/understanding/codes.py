@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import secrets
 
+from core.understanding import words
+
 SESSION_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")  # 2-32 letters, digits or dashes
 SIZE = re.compile(r"^[A-Z0-9][A-Z0-9/.-]{0,19}$")
 
@@ -58,8 +60,6 @@ def looks_like_purchase_order(token: str) -> bool:
 
 def session_code_problem(code: str) -> str | None:
     """Why `code` cannot be a new session's code, or None. For the catalogue, at creation."""
-    from core.understanding import words  # the words the parser would read instead of the code
-
     code = (code or "").strip().upper()
     if not SESSION_CODE.match(code):
         return "2-32 letters, digits or dashes"
