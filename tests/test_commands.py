@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 
 from core.commands import ALIASES, BUYER, CODE, FACTORY, MAX_BODY, Command, Line, parse
-from core.understanding import COMMAND_WORDS, NAMES
+from core.understanding import COMMAND_WORDS, NAMES, REPLY_WORDS, word_for
 
 buyer = partial(parse, sender=BUYER)
 factory = partial(parse, sender=FACTORY)
@@ -90,6 +90,19 @@ def test_every_word_in_the_table_names_a_known_command():
     factory_words = {w for w, e in COMMAND_WORDS.items() if e.name in ("confirm", "decline", "ship")}
     assert factory_words >= {"SIAP", "CONFIRM", "TOLAK", "DECLINE", "KIRIM", "SHIPPED"}
     assert all(COMMAND_WORDS[w].audience == "factory" for w in factory_words)
+
+
+def test_replies_name_commands_with_words_from_the_table():
+    # factory_replies.py's own SIAP/TOLAK/KIRIM table goes; replies take the word from here
+    assert {name for name, _ in REPLY_WORDS} == set(NAMES) - {"answer", "ask", "unknown", "empty"}
+    for (name, language), word in REPLY_WORDS.items():
+        assert COMMAND_WORDS[word].name == name
+        assert COMMAND_WORDS[word].language in (language, None)
+    assert (word_for("confirm", "id"), word_for("ship", "en"), word_for("join", None)) == (
+        "SIAP",
+        "SHIPPED",
+        "IKUT",
+    )
 
 
 # A well-formed body for every command, and what it must parse to (besides name/language/word).

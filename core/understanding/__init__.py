@@ -27,7 +27,7 @@ from core.understanding.command import (
 )
 from core.understanding.parser import MAX_BODY, parse
 from core.understanding.tokens import MAX_QUANTITY
-from core.understanding.words import BUYER, COMMAND_WORDS, FACTORY, Word
+from core.understanding.words import BUYER, COMMAND_WORDS, FACTORY, REPLY_WORDS, Word, word_for
 
 __all__ = [
     "ANSWERS",
@@ -41,6 +41,7 @@ __all__ = [
     "NAMES",
     "ORDER_CHANGING",
     "REFERRAL_ALPHABET",
+    "REPLY_WORDS",
     "SESSION_CODE",
     "SIZE",
     "Command",
@@ -54,4 +55,5 @@ __all__ = [
     "referral_text",
     "session_code_problem",
     "share_text",
+    "word_for",
 ]

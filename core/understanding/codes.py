@@ -2,7 +2,8 @@
 
 `SESSION_CODE` is what the catalogue accepts when a session is created and what the parser can read as a
 code; `session_code_problem` adds the rule that keeps codes from reading as something else (a size, a
-quantity, a command word, a referral tag or a purchase order).
+quantity, a command word, a referral tag or a purchase order). A code with a digit (KAOS1) is best: it
+reads as a code even where the open sessions are not known; HOT only reads as one when it is open.
 """
 
 from __future__ import annotations
@@ -63,8 +64,6 @@ def session_code_problem(code: str) -> str | None:
     code = (code or "").strip().upper()
     if not SESSION_CODE.match(code):
         return "2-32 letters, digits or dashes"
-    if not any(ch.isalpha() for ch in code) or not any(ch.isdigit() for ch in code):
-        return "needs a letter and a digit (e.g. KAOS1), so it cannot read as a size or a quantity"
     if not code[0].isalpha():
         return "must start with a letter (2XL or 3PCS would read as a size or a quantity)"
     if code.startswith(("PO-", "REF")) or read_referral(code):

@@ -326,7 +326,7 @@ class _Message:
                 proposal = Command(
                     "join",
                     language,
-                    "IKUT" if language != "en" else "JOIN",
+                    words.word_for("join", language),
                     code=arguments.code,
                     lines=_default_quantity(arguments.lines),
                     referral=arguments.referral,

@@ -104,6 +104,23 @@ COMMAND_WORDS: dict[str, Word] = {
 }
 PHRASE_LENGTH = max(len(text.split()) for text in COMMAND_WORDS)
 
+# The word replies name for each command ("Balas YA", "SIAP PO-KAOS1-1"), Indonesian then English.
+_REPLY = (
+    "menu MENU HELP, list SESI LIST, info INFO INFO, join IKUT JOIN, wait ANTRE WAIT, leave BATAL LEAVE, "
+    "status STATUS STATUS, address ALAMAT ADDRESS, stop BERHENTI STOP, start MULAI START, yes YA YES, "
+    "no TIDAK NO, confirm SIAP CONFIRM, decline TOLAK DECLINE, ship KIRIM SHIPPED"
+)
+REPLY_WORDS: dict[tuple[str, str], str] = {
+    (name, language): word
+    for name, indonesian, english in (entry.split() for entry in _REPLY.split(", "))
+    for language, word in (("id", indonesian), ("en", english))
+}
+
+
+def word_for(name: str, language: str | None) -> str:
+    """The word to show for a command in a reply, in the reply's language (Indonesian by default)."""
+    return REPLY_WORDS[(name, "en" if language == "en" else "id")]
+
 
 # Words that shape a message without being a command. Language None: used in both.
 def _keys(language: str | None, text: str) -> dict[str, str | None]:
