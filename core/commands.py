@@ -1,55 +1,79 @@
-"""Text (or a quick-reply button payload) -> one typed command. The only parser of what people type.
+"""Text (or a quick-reply button payload) -> one typed command: the front door of `core.understanding`.
 
-Aliases decide the reply language: the Indonesian word answers in Bahasa Indonesia, the English word in
-English; words both languages share (MENU, INFO, STATUS) keep the buyer's language.
+    parse(body, button_payload, vocabulary=..., sender="buyer" | "factory")
+
+reads the way people type (synonyms, slang, typos, several sizes, context; see `core.understanding`).
+
+Called without `sender` — as `conversation.py` does until the conversation integration of issue 13 — it
+keeps the grammar that module was written for (`WORD CODE SIZE [QTY]`, one size, no guesses), so
+nothing changes for it before it is ready: `_legacy_parse` below. The integration passes `sender` and
+deletes `_legacy_parse`, `ALIASES` and `LEGACY_WORDS`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
-MAX_BODY = 1600  # WhatsApp's own limit; anything longer is not a command
+from core.understanding import (
+    BUYER,
+    COMMAND_WORDS,
+    FACTORY,
+    FACTORY_COMMANDS,
+    MAX_BODY,
+    SESSION_CODE,
+    SIZE,
+    Command,
+    Guess,
+    Line,
+    Vocabulary,
+)
+from core.understanding import parse as understand
 
+__all__ = [
+    "ALIASES",
+    "BUYER",
+    "CODE",
+    "FACTORY",
+    "FACTORY_COMMANDS",
+    "MAX_BODY",
+    "SIZE",
+    "Command",
+    "Guess",
+    "Line",
+    "Vocabulary",
+    "parse",
+]
+
+CODE = SESSION_CODE  # one session-code pattern, shared with the catalogue
+
+# The words of the pre-issue-13 grammar, with their (command, language) from the one table.
+LEGACY_WORDS = (
+    "MENU HELP BANTUAN SESI LIST INFO IKUT JOIN ANTRE WAIT BATAL LEAVE STATUS CEK ALAMAT ADDRESS "
+    "SIAP CONFIRM TOLAK DECLINE KIRIM SHIPPED"
+).split()
 ALIASES: dict[str, tuple[str, str | None]] = {
-    "MENU": ("menu", None),
-    "HELP": ("menu", "en"),
-    "BANTUAN": ("menu", "id"),
-    "SESI": ("list", "id"),
-    "LIST": ("list", "en"),
-    "INFO": ("info", None),
-    "IKUT": ("join", "id"),
-    "JOIN": ("join", "en"),
-    "ANTRE": ("wait", "id"),
-    "WAIT": ("wait", "en"),
-    "BATAL": ("leave", "id"),
-    "LEAVE": ("leave", "en"),
-    "STATUS": ("status", None),
-    "CEK": ("status", "id"),
-    "ALAMAT": ("address", "id"),
-    "ADDRESS": ("address", "en"),
-    "SIAP": ("confirm", "id"),
-    "CONFIRM": ("confirm", "en"),
-    "TOLAK": ("decline", "id"),
-    "DECLINE": ("decline", "en"),
-    "KIRIM": ("ship", "id"),
-    "SHIPPED": ("ship", "en"),
+    word: (COMMAND_WORDS[word].name, COMMAND_WORDS[word].language) for word in LEGACY_WORDS
 }
-FACTORY_COMMANDS = ("confirm", "decline", "ship")
-CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
-SIZE = re.compile(r"^[A-Z0-9][A-Z0-9/.-]{0,19}$")
 
 
-@dataclass(frozen=True)
-class Command:
-    name: str  # an ALIASES value, "empty" or "unknown"
-    language: str | None = None
-    word: str = ""  # the alias as typed, upper-case
-    code: str | None = None
-    size: str | None = None
-    quantity: int | None = None
-    text: str | None = None  # free text: address, ETA, reason, tracking
-    error: str | None = None  # a usage problem; the reply explains it and nothing is done
+def parse(
+    body: str | None,
+    button_payload: str | None = None,
+    *,
+    vocabulary: Vocabulary | None = None,
+    sender: str | None = None,
+) -> Command:
+    """`sender` BUYER or FACTORY: the issue-13 parser. Omitted: the old grammar (see the module docstring)."""
+    if sender is None:
+        return _legacy_parse(body, button_payload)
+    return understand(body, button_payload, vocabulary=vocabulary, sender=sender)
+
+
+# ------------------------------------------------------------------ the old grammar, until the integration
+
+
+def _line(size: str | None, quantity: int | None) -> tuple[Line, ...]:
+    return () if size is None and quantity is None else (Line(size, quantity),)
 
 
 def _quantity(token: str) -> tuple[int | None, str | None]:
@@ -59,7 +83,7 @@ def _quantity(token: str) -> tuple[int | None, str | None]:
     return None, "quantity_not_number"
 
 
-def parse(body: str | None, button_payload: str | None = None) -> Command:
+def _legacy_parse(body: str | None, button_payload: str | None = None) -> Command:
     text = (button_payload or "").strip() or (body or "").strip()
     if len(text) > MAX_BODY:
         return Command("unknown", error="too_long")
@@ -73,36 +97,39 @@ def parse(body: str | None, button_payload: str | None = None) -> Command:
     args = tokens[1:]
     base = Command(name, language, word)
 
+    def command(**fields) -> Command:
+        size, quantity = fields.pop("size", None), fields.pop("quantity", None)
+        return Command(name, language, word, lines=_line(size, quantity), **fields)
+
     if name in ("menu", "list", "status"):
         return base
     if name == "address":
         address = text[len(tokens[0]) :].strip()
         if len(address) < 10:
-            return replace(base, error="address_too_short")
-        return replace(base, text=address[:500])
+            return command(error="address_too_short")
+        return command(text=address[:500])
     if not args:
-        return replace(base, error="missing_code")
+        return command(error="missing_code")
     code = args[0].upper()
     if not CODE.match(code):
-        return replace(base, code=code[:40], error="bad_code")
+        return command(code=code[:40], error="bad_code")
     if name in FACTORY_COMMANDS:
         rest = text.split(None, 2)[2] if len(args) > 1 else None
-        return replace(base, code=code, text=rest[:200] if rest else None)
+        return command(code=code, text=rest[:200] if rest else None)
     if name in ("info", "leave"):
         if len(args) > 1:
-            return replace(base, code=code, error="too_many_words")
-        return replace(base, code=code)
-    # join / wait: <code> <size> [qty]
+            return command(code=code, error="too_many_words")
+        return command(code=code)
     if len(args) < 2:
-        return replace(base, code=code, error="missing_size")
+        return command(code=code, error="missing_size")
     size = args[1].upper()
     if not SIZE.match(size):
-        return replace(base, code=code, size=size[:20], error="bad_size")
+        return command(code=code, size=size[:20], error="bad_size")
     if len(args) > 3:
-        return replace(base, code=code, size=size, error="too_many_words")
+        return command(code=code, size=size, error="too_many_words")
     if len(args) == 2:
         if name == "wait":
-            return replace(base, code=code, size=size, error="missing_quantity")
-        return replace(base, code=code, size=size, quantity=1)
+            return command(code=code, size=size, error="missing_quantity")
+        return command(code=code, size=size, quantity=1)
     quantity, error = _quantity(args[2])
-    return replace(base, code=code, size=size, quantity=quantity, error=error)
+    return command(code=code, size=size, quantity=quantity, error=error)

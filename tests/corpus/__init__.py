@@ -1,0 +1,1 @@
+"""Data the tests share: realistic messages and the action each must cause."""
