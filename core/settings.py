@@ -35,6 +35,39 @@ def _opt(env: dict[str, str], name: str) -> str | None:
     return value or None
 
 
+# --- reminders and sharing (issue 14) ---
+
+DEFAULT_REMINDER_HOURS = (24, 3)
+DEMO_BOT_NUMBER = "+620000000000"
+"""The number share links open a chat with when `TWILIO_WHATSAPP_FROM` is unset (the console default):
+plainly not a real one."""
+
+
+def _reminder_hours(env: dict[str, str]) -> tuple[int, ...]:
+    """`REMINDER_HOURS=24,3`: whole hours before a deadline, latest first; `off` for none."""
+    raw = env.get("REMINDER_HOURS", "").strip()
+    if not raw:
+        return DEFAULT_REMINDER_HOURS
+    if raw.lower() == "off":
+        return ()
+    try:
+        hours = {int(part) for part in raw.split(",") if part.strip()}
+    except ValueError:
+        raise ConfigError(f"REMINDER_HOURS must be whole hours separated by commas, got {raw!r}") from None
+    if not hours or min(hours) < 1 or max(hours) > 24 * 30:
+        raise ConfigError(f"REMINDER_HOURS must be hours from 1 to 720, got {raw!r}")
+    return tuple(sorted(hours, reverse=True))
+
+
+def _phone_digits(name: str, value: str) -> str:
+    """`whatsapp:+62 812-3456` -> `628123456`, the form wa.me links take."""
+    value = value.removeprefix("whatsapp:")
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if not 8 <= len(digits) <= 15 or any(ch not in "+0123456789 -()" for ch in value):
+        raise ConfigError(f"{name} is not a phone number: {value!r}")
+    return digits
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'laku.db'}"
@@ -52,6 +85,9 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
+    # reminders and sharing (issue 14)
+    reminder_hours: tuple[int, ...] = DEFAULT_REMINDER_HOURS
+    demo_bot_number: str = DEMO_BOT_NUMBER
 
     @property
     def effective_redis_url(self) -> str:
@@ -61,6 +97,12 @@ class Settings:
     def console_transport(self) -> bool:
         """No Twilio credentials: outbound messages are printed and recorded, not sent."""
         return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def share_number(self) -> str:
+        """The bot's number as wa.me links write it (digits only): `TWILIO_WHATSAPP_FROM`, else the
+        demo number (`DEMO_BOT_NUMBER`)."""
+        return _phone_digits("TWILIO_WHATSAPP_FROM", self.twilio_whatsapp_from or self.demo_bot_number)
 
     def content_sid_for(self, kind: str, language: str | None = None) -> str | None:
         """The approved template for a notification type: `TWILIO_CONTENT_SID_<TYPE>_<LANG>` (e.g.
@@ -87,6 +129,11 @@ class Settings:
         country = (_opt(env, "DEFAULT_COUNTRY") or "ID").upper()
         if len(country) != 2 or not country.isalpha():
             raise ConfigError(f"DEFAULT_COUNTRY must be a two-letter region code, got {country!r}")
+        whatsapp_from = _opt(env, "TWILIO_WHATSAPP_FROM")
+        demo_bot_number = _opt(env, "DEMO_BOT_NUMBER") or DEMO_BOT_NUMBER
+        if whatsapp_from:
+            _phone_digits("TWILIO_WHATSAPP_FROM", whatsapp_from)
+        _phone_digits("DEMO_BOT_NUMBER", demo_bot_number)
         admin_whatsapp = _opt(env, "ADMIN_WHATSAPP")
         if admin_whatsapp:
             try:
@@ -98,7 +145,7 @@ class Settings:
             redis_url=_opt(env, "REDIS_URL"),
             twilio_account_sid=_opt(env, "TWILIO_ACCOUNT_SID"),
             twilio_auth_token=_opt(env, "TWILIO_AUTH_TOKEN"),
-            twilio_whatsapp_from=_opt(env, "TWILIO_WHATSAPP_FROM"),
+            twilio_whatsapp_from=whatsapp_from,
             twilio_api_base_url=_opt(env, "TWILIO_API_BASE_URL"),
             content_sids=content_sids,
             public_base_url=(_opt(env, "PUBLIC_BASE_URL") or "").rstrip("/") or None,
@@ -109,4 +156,6 @@ class Settings:
             default_country=country,
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
+            reminder_hours=_reminder_hours(env),
+            demo_bot_number=demo_bot_number,
         )

@@ -16,6 +16,7 @@ from core.models.base import (
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
 from core.models.messages import InboundMessage, OutboundMessage
+from core.models.referrals import Referral
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
 
@@ -37,6 +38,7 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "PurchaseOrderStatus",
+    "Referral",
     "SessionStatus",
     "SessionVariantCounter",
     "Shipment",
