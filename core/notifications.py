@@ -54,6 +54,7 @@ SESSION_CANCELLED = Notice("SESSION_CANCELLED", "notify_session_cancelled", ("co
 FACTORY_CONFIRMED = Notice("FACTORY_CONFIRMED", "notify_factory_confirmed", ("code", "product", "eta"))
 FACTORY_DECLINED = Notice("FACTORY_DECLINED", "notify_factory_declined", ("code", "product"))
 STOCK_SHIPPED = Notice("STOCK_SHIPPED", "notify_stock_shipped", ("code", "product", "tracking"))
+REMINDER = Notice("REMINDER", "notify_reminder", ("code", "product", "ends", "news", "link"))
 # --- the factory (quick-reply buttons use `confirm`/`decline`/`ship`, e.g. "SIAP PO-GB1-1", as payloads) ---
 FACTORY_PO = Notice("FACTORY_PO", "factory_po", _FACTORY_PO)
 FACTORY_PO_UNITS = Notice("FACTORY_PO", "factory_po_units", _FACTORY_PO)  # a product without grosir lots
@@ -77,6 +78,7 @@ REGISTRY: tuple[Notice, ...] = (
     FACTORY_CONFIRMED,
     FACTORY_DECLINED,
     STOCK_SHIPPED,
+    REMINDER,
     FACTORY_PO,
     FACTORY_PO_UNITS,
     FACTORY_REMINDER,
