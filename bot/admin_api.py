@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, purchase_orders, session_rows
+from core import catalog, closing, purchase_orders, session_rows, sharing
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
 from core.session_view import load_view
@@ -52,7 +52,9 @@ def body(schema: type[BaseModel]) -> Any:
 
 def _session_json(db: Session, session: GroupSession) -> dict:
     view = load_view(db, session)
-    return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
+    return serializers.session_json(
+        view, purchase_orders.purchase_orders_of(db, session.id), sharing.session_referrals(db, session.id)
+    )
 
 
 # --- setting up -------------------------------------------------------------------------------------------
@@ -103,6 +105,21 @@ def get_session(code: str):
         if session is None:
             raise NotFound("code", f"no session {session_rows.normal_code(code)}")
         return jsonify(_session_json(db, session))
+
+
+@blueprint.get("/referrals")
+def list_referrals():
+    """`?session=<code>`: who brought whom into the session, and its top sharers."""
+    code = request.args.get("session", "")
+    if not code or CONTROL.search(code) or len(code) > 64:
+        raise Invalid("session", "give the session code: /referrals?session=<code>")
+    with context.db_factory()() as db:
+        session = session_rows.find_session(db, code)
+        if session is None:
+            raise NotFound("session", f"no session {session_rows.normal_code(code)}")
+        summary = sharing.session_referrals(db, session.id, top=sharing.TOP_SHARERS)
+        rows = sharing.referral_rows(db, session.id)
+        return jsonify(serializers.referral_list_json(session, summary, rows))
 
 
 @blueprint.post("/sessions/<code>/close")

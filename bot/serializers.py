@@ -21,6 +21,7 @@ from core.models import (
 )
 from core.purchase_orders import ReceiveOutcome
 from core.session_view import SessionView
+from core.sharing import ReferralRow, ReferralSummary
 
 SESSION_TIMES = (
     "starts_at ends_at moq_reached_at warehouse_check_at factory_notified_at stock_received_at "
@@ -57,9 +58,11 @@ def product_json(product: Product) -> dict:
     }
 
 
-def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dict:
+def session_json(
+    view: SessionView, purchase_orders: list[PurchaseOrder], referrals: ReferralSummary | None = None
+) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
-    orders (code and status)."""
+    orders (code and status), and the friends its buyers brought in (`referrals`)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -98,6 +101,26 @@ def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dic
         **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
+        "referrals": referrals_json(referrals or ReferralSummary(0, [])),
+    }
+
+
+def referrals_json(summary: ReferralSummary) -> dict:
+    return {
+        "count": summary.count,
+        "top_sharers": [{"phone": s.phone, "name": s.name, "count": s.count} for s in summary.top_sharers],
+    }
+
+
+def referral_list_json(session: GroupSession, summary: ReferralSummary, rows: list[ReferralRow]) -> dict:
+    """GET /referrals?session=<code>: the summary and every referral, oldest first."""
+    return {
+        "session": session.code,
+        **referrals_json(summary),
+        "referrals": [
+            {"sharer": r.sharer_phone, "referred": r.referred_phone, "created_at": iso(r.created_at)}
+            for r in rows
+        ],
     }
 
 

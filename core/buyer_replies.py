@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import buyers, joining, session_rows, texts
+from core import buyer_preferences, buyers, joining, session_rows, sharing, texts
 from core.allocation import CatchUp
 from core.clock import format_wib, now
 from core.joining import Refusal
@@ -111,10 +111,22 @@ def _info(db, buyer, command, language, settings):
     session = session_rows.find_session(db, command.code)
     if session is None:
         raise Refusal("unknown_session", code=session_rows.normal_code(command.code))
-    return describe_session(language, load_view(db, session))
+    text = describe_session(language, load_view(db, session))
+    if not is_open(session, now()):
+        return text
+    return sharing.with_share_line(text, db, buyer, session.code, language, settings)
 
 
 def _join(db, buyer, command, language, settings):
+    if command.size is None and command.referral:  # a tapped share link; issue 13's guided flow replaces this
+        return sharing.pick_size_reply(session_rows.normal_code(command.code), command.referral, language)
+    reply = _join_reply(db, buyer, command, language, settings)
+    return sharing.with_share_line(
+        reply, db, buyer, session_rows.normal_code(command.code), language, settings
+    )
+
+
+def _join_reply(db, buyer, command, language, settings):
     result = joining.join(
         db,
         session_code=command.code,
@@ -126,6 +138,8 @@ def _join(db, buyer, command, language, settings):
     )
     session, product = result.view.session, result.view.product
     participant = result.participant
+    if command.referral:
+        sharing.credit_referral(db, session=session, buyer=buyer, tag=command.referral, joined=[participant])
     size = db.get(Variant, participant.variant_id).size
     if result.status == "waiting":
         state = result.view.states[size]
@@ -179,7 +193,8 @@ def _leave(db, buyer, command, language, settings):
 def _status(db, buyer, command, language, settings):
     participations = session_rows.buyer_participations(db, buyer)
     if not participations:
-        return texts.render(language, "status_none")
+        extra = buyer_preferences.status_lines(db, buyer, language, joined=False)
+        return "\n".join([texts.render(language, "status_none"), *extra])
     lines = [texts.render(language, "status_header")]
     for participant in participations:
         session = participant.session
@@ -205,6 +220,7 @@ def _status(db, buyer, command, language, settings):
                 session_status=texts.render(language, f"session_status_{session.status}"),
             )
         )
+    lines += buyer_preferences.status_lines(db, buyer, language, joined=True)
     return "\n".join(lines)
 
 
@@ -225,4 +241,6 @@ HANDLERS = {
     "leave": _leave,
     "status": _status,
     "address": _address,
+    "stop": buyer_preferences.set_reminders,
+    "start": buyer_preferences.set_reminders,
 }

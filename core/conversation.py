@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import buyer_replies, joining, session_rows, texts
+from core.buyer_preferences import read_stop_start_and_referrals
 from core.clock import now
 from core.commands import FACTORY_COMMANDS, Command, parse
 from core.factory_replies import handle_factory_command
@@ -91,6 +92,7 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
     if previous is not None:
         return previous
     command = parse(inbound.body, inbound.button_payload)
+    command = read_stop_start_and_referrals(inbound.body, inbound.button_payload, command)  # issue 14
     record = InboundMessage(
         message_sid=inbound.message_sid,
         command=command.name,
