@@ -67,7 +67,10 @@ def without_share_line(reply: str) -> str:
     return SHARE_LINE.sub("", reply)
 
 
-REMINDERS_ON = ("🔔 Pengingat: menyala (BERHENTI untuk mematikan)", "🔔 Reminders: on (STOP to turn them off)")
+REMINDERS_ON = (
+    "🔔 Pengingat: menyala (BERHENTI untuk mematikan)",
+    "🔔 Reminders: on (STOP to turn them off)",
+)
 
 
 def without_prompts(reply: str) -> str:
