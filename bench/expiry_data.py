@@ -146,14 +146,13 @@ def phone(n: int) -> str:
     return f"+62812{10_000_000 + n:08d}"
 
 
-def seed(url: str, plan: Plan) -> None:
-    """Into empty tables (ids restarting at 1): the catalogue through `core.catalog`, the rest in bulk
-    with explicit ids (an ORM bulk INSERT ... RETURNING is quadratic here: 90 s for 10,000 sessions)."""
-    stamp = _dt.datetime.now(_dt.UTC)
+def seed_catalog(url: str, keys: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
+    """A factory and one product per key (lot mix `MIX`) through `core.catalog`: key -> (product id,
+    size -> variant id)."""
     products: dict[str, tuple[int, dict[str, int]]] = {}
     with sessions(url).begin() as db:
         maker = catalog.create_factory(db, name="Konveksi Bench", phone="+6281100000001", address="Bandung")
-        for key in plan.stock_products + plan.po_products:
+        for key in keys:
             product = catalog.create_product(
                 db,
                 factory_id=maker.id,
@@ -164,6 +163,14 @@ def seed(url: str, plan: Plan) -> None:
                 grosir_unit_size=sum(MIX.values()),
             )
             products[key] = (product.id, {v.size: v.id for v in product.variants})
+    return products
+
+
+def seed(url: str, plan: Plan) -> None:
+    """Into empty tables (ids restarting at 1): the catalogue through `core.catalog`, the rest in bulk
+    with explicit ids (an ORM bulk INSERT ... RETURNING is quadratic here: 90 s for 10,000 sessions)."""
+    stamp = _dt.datetime.now(_dt.UTC)
+    products = seed_catalog(url, plan.stock_products + plan.po_products)
     with engine(url).begin() as db:
         db.execute(
             insert(Buyer.__table__),
