@@ -62,7 +62,7 @@ def session_json(
     view: SessionView, purchase_orders: list[PurchaseOrder], referrals: ReferralSummary | None = None
 ) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
-    orders (code and status), and the friends its buyers brought in (`referrals`)."""
+    orders (code and status), and, when given, the friends its buyers brought in (`referrals`)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -82,7 +82,7 @@ def session_json(
                 else [{"size": n.size, "units": n.units} for n in needs],
             }
         )
-    return {
+    shaped = {
         "code": session.code,
         "status": session.status,
         "product": {"id": view.product.id, "name": view.product.name, "sku": view.product.sku},
@@ -101,8 +101,10 @@ def session_json(
         **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
-        "referrals": referrals_json(referrals or ReferralSummary(0, [])),
     }
+    if referrals is not None:
+        shaped["referrals"] = referrals_json(referrals)
+    return shaped
 
 
 def referrals_json(summary: ReferralSummary) -> dict:

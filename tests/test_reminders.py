@@ -157,6 +157,7 @@ def test_reminders_go_once_at_each_slot_to_whom_they_help(world, fake_twilio):
     world.at(6 + 1 / 60)
     assert world.remind() == {"reminded": {"GB1": 3, "GB2": 0, "GB3": 1}, "retry_later": {}}
     assert world.told() == world.on_the_wire() == {A: 1, B: 1, C: 1, G: 1}
+    texts = {m.to_phone: m for m in world.reminders()}
     assert texts[A].body == body(world, A, "GB1", [missing(10, 24)])
     waits = "Antrean Anda M x1 masuk setelah 1 pcs L dan 1 pcs XL lagi dipesan."
     assert texts[C].body == body(world, C, "GB1", [missing(10, 24), waits])
