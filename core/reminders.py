@@ -131,6 +131,21 @@ def in_window(buyer: Buyer, at: datetime) -> bool:
     return buyer.last_inbound_at is not None and at - as_utc(buyer.last_inbound_at) < WINDOW
 
 
+class BuyerBusy(Exception):
+    """A buyer without a referral tag is writing to us right now (their message holds their row)."""
+
+
+def _tag(db: Session, buyer: Buyer) -> str:
+    """The buyer's tag, given now if need be, without waiting for the buyer's row: a message of that buyer
+    locks it first and may then wait for this session's lock, which the sweep holds, so waiting could
+    deadlock. A busy buyer leaves the session for the next sweep (one minute later)."""
+    if buyer.referral_tag is None:
+        free = select(Buyer.id).where(Buyer.id == buyer.id).with_for_update(skip_locked=True)
+        if db.scalar(free) is None:
+            raise BuyerBusy(f"buyer {buyer.id} is busy; the session is left for the next sweep")
+    return sharing.referral_tag(db, buyer)
+
+
 def _next_look_at(session: GroupSession, hours: tuple[int, ...], at: datetime) -> datetime | None:
     if session.status not in SessionStatus.JOINABLE:
         return None
@@ -178,7 +193,7 @@ def remind_session(db: Session, session: GroupSession, settings: Settings, at: d
             product=view.product.name,
             ends=format_wib(session.ends_at, buyer.language),
             news=news,
-            link=sharing.share_link(settings, session.code, sharing.referral_tag(db, buyer), buyer.language),
+            link=sharing.share_link(settings, session.code, _tag(db, buyer), buyer.language),
         )
         sent += message_id is not None
     return sent
@@ -235,6 +250,11 @@ def sweep_reminders(
                 try:
                     with savepoint(db):
                         sent = remind_session(db, session, settings, at)
+                except BuyerBusy as error:
+                    log.info("reminders for session %s: %s", code, error)
+                    left.add(session.id)
+                    result.retry_later[code] = str(error)
+                    continue
                 except Exception as error:  # noqa: BLE001 - one broken session must not stop the others
                     log.exception("reminders for session %s failed", code)
                     left.add(session.id)

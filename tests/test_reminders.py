@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import create_app
 from core import catalog, reminders
@@ -286,3 +286,31 @@ def test_two_sweeps_racing_send_each_reminder_once(requires_postgres, settings, 
         assert {key.split(":")[2] for _, key in rows} == {"3"}
         assert set(db.scalars(select(GroupSession.next_reminder_at))) == {None}  # the last slot went
     assert reminders.sweep_reminders(db_factory, settings).reminded == {}
+
+
+def test_a_buyer_busy_with_a_message_is_not_waited_for(requires_postgres, settings, db_factory):
+    """The sweep holds the session's lock; a buyer's message holds the buyer's row and may wait for that
+    session (a join). Giving that buyer a tag would wait for the row: the session is left for the next
+    sweep instead of risking a deadlock."""
+    stamp = datetime.now(UTC)
+    with transaction(db_factory) as db:
+        product = builders.product(db, MIX, sku="KR")
+        session = catalog.create_session(
+            db,
+            product_id=product.id,
+            target_moq=24,
+            starts_at=stamp - timedelta(hours=5),
+            ends_at=stamp + timedelta(hours=1),
+            code="BUSY1",
+        )
+        writer = builders.buyer(db)
+        builders.add_join(db, session, writer, "M", 1)
+        writer_id = writer.id
+    with db_factory() as busy:  # the buyer's own message, mid-transaction
+        busy.execute(update(Buyer).where(Buyer.id == writer_id).values(last_inbound_at=stamp))
+        result = reminders.sweep_reminders(db_factory, settings)
+        assert result.reminded == {} and list(result.retry_later) == ["BUSY1"]
+        busy.commit()
+    assert reminders.sweep_reminders(db_factory, settings).reminded == {"BUSY1": 1}
+    with db_factory() as db:
+        assert db.scalar(select(Buyer.referral_tag).where(Buyer.id == writer_id)) is not None
