@@ -45,7 +45,8 @@ def read_stop_start_and_referrals(body: str | None, button_payload: str | None, 
     BERHENTI/STOP/MULAI/START, and a join carrying a referral tag (`IKUT KAOS1 M 2 REF-7K2Q9A`, or the
     tapped link's `IKUT KAOS1 REF-7K2Q9A`). Goes away when the conversation parses every message with
     `sender=BUYER` (issue 13)."""
-    if legacy.name in ("join", "unknown"):
+    tagged = "REF" in (button_payload or body or "").upper()  # the old grammar reads the tag as a size
+    if legacy.name == "unknown" or (legacy.name == "join" and tagged):
         understood = parse(body, button_payload, sender=BUYER)
         if understood.name in ("stop", "start"):
             return understood
