@@ -166,6 +166,42 @@ def seed_catalog(url: str, keys: list[str]) -> dict[str, tuple[int, dict[str, in
     return products
 
 
+def session_row(n: int, code: str, product_id: int, target_moq: int, units: int, ends: _dt.datetime) -> dict:
+    """A session with id `n` and `units` confirmed, open for two days until `ends`."""
+    reached = units >= target_moq
+    return {
+        "id": n,
+        "code": code,
+        "product_id": product_id,
+        "status": "moq_reached" if reached else "forming",
+        "target_moq": target_moq,
+        "price": PRICE,
+        "ordered_units": units,
+        "starts_at": ends - _dt.timedelta(days=2),
+        "ends_at": ends,
+        "moq_reached_at": ends - _dt.timedelta(hours=1) if reached else None,
+        "factory_whatsapp_sent": False,
+        "created_at": ends - _dt.timedelta(days=2),
+    }
+
+
+def participant_row(
+    session_id: int, buyer: int, variant_id: int, quantity: int, at: _dt.datetime, status: str = "confirmed"
+) -> dict:
+    """Buyer index `buyer`'s join (or waiting request) requested at `at`."""
+    return {
+        "session_id": session_id,
+        "buyer_id": buyer + 1,
+        "variant_id": variant_id,
+        "quantity": quantity,
+        "unit_price": PRICE,
+        "total": quantity * PRICE,
+        "status": status,
+        "requested_at": at,
+        "joined_at": at if status == "confirmed" else None,
+    }
+
+
 def seed(url: str, plan: Plan) -> None:
     """Into empty tables (ids restarting at 1): the catalogue through `core.catalog`, the rest in bulk
     with explicit ids (an ORM bulk INSERT ... RETURNING is quadratic here: 90 s for 10,000 sessions)."""
@@ -189,23 +225,7 @@ def seed(url: str, plan: Plan) -> None:
         rows = []
         for n, s in enumerate(plan.sessions, 1):
             ends = stamp - _dt.timedelta(seconds=s.ended_seconds_ago)
-            reached = s.units >= s.target_moq
-            rows.append(
-                {
-                    "id": n,
-                    "code": s.code,
-                    "product_id": products[s.product][0],
-                    "status": "moq_reached" if reached else "forming",
-                    "target_moq": s.target_moq,
-                    "price": PRICE,
-                    "ordered_units": s.units,
-                    "starts_at": ends - _dt.timedelta(days=2),
-                    "ends_at": ends,
-                    "moq_reached_at": ends - _dt.timedelta(hours=1) if reached else None,
-                    "factory_whatsapp_sent": False,
-                    "created_at": ends - _dt.timedelta(days=2),
-                }
-            )
+            rows.append(session_row(n, s.code, products[s.product][0], s.target_moq, s.units, ends))
         db.execute(insert(GroupSession.__table__), rows)
         for table in ("buyers", "sessions"):
             db.execute(
@@ -216,19 +236,7 @@ def seed(url: str, plan: Plan) -> None:
             variants = products[s.product][1]
             for n, (buyer, size, quantity) in enumerate(s.joins):
                 at = row["starts_at"] + _dt.timedelta(minutes=n + 1)
-                participants.append(
-                    {
-                        "session_id": row["id"],
-                        "buyer_id": buyer + 1,
-                        "variant_id": variants[size],
-                        "quantity": quantity,
-                        "unit_price": PRICE,
-                        "total": quantity * PRICE,
-                        "status": "confirmed",
-                        "requested_at": at,
-                        "joined_at": at,
-                    }
-                )
+                participants.append(participant_row(row["id"], buyer, variants[size], quantity, at))
             for size, units in s.demand().items():
                 counters.append(
                     {

@@ -23,7 +23,7 @@ from rq.registry import FinishedJobRegistry, StartedJobRegistry
 from sqlalchemy import insert, text
 
 from bench.common import engine
-from bench.expiry_data import EN_SHARE, MIX, PRICE, SIZES, phone, seed_catalog
+from bench.expiry_data import EN_SHARE, MIX, SIZES, participant_row, phone, seed_catalog, session_row
 from core.models import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.understanding import REFERRAL_ALPHABET
 from jobs.queues import SEND_QUEUE, send_job_id
@@ -143,43 +143,18 @@ def seed(url: str, plan: Plan) -> None:
         rows, participants, counters = [], [], []
         for n, s in enumerate(plan.sessions, 1):
             ends = stamp + _dt.timedelta(seconds=s.ends_in_seconds)
-            starts = ends - _dt.timedelta(days=2)
-            reached = s.units >= s.target_moq
+            row = session_row(n, s.code, products[s.product][0], s.target_moq, s.units, ends)
+            reached_at = row["starts_at"] + _dt.timedelta(hours=1) if row["moq_reached_at"] else None
+            # the next look where the last one left it: at the slot due now
             rows.append(
-                {
-                    "id": n,
-                    "code": s.code,
-                    "product_id": products[s.product][0],
-                    "status": "moq_reached" if reached else "forming",
-                    "target_moq": s.target_moq,
-                    "price": PRICE,
-                    "ordered_units": s.units,
-                    "starts_at": starts,
-                    "ends_at": ends,
-                    "moq_reached_at": starts + _dt.timedelta(hours=1) if reached else None,
-                    "factory_whatsapp_sent": False,
-                    "created_at": starts,
-                    "next_reminder_at": ends - _dt.timedelta(hours=s.slot),  # where the last look left it
-                }
+                row | {"moq_reached_at": reached_at, "next_reminder_at": ends - _dt.timedelta(hours=s.slot)}
             )
             variants = products[s.product][1]
             demand: Counter[tuple[str, str]] = Counter()
             for m, (buyer, size, quantity, status) in enumerate(s.joins):
-                at = starts + _dt.timedelta(minutes=m + 1)
+                at = row["starts_at"] + _dt.timedelta(minutes=m + 1)
                 demand[(size, status)] += quantity
-                participants.append(
-                    {
-                        "session_id": n,
-                        "buyer_id": buyer + 1,
-                        "variant_id": variants[size],
-                        "quantity": quantity,
-                        "unit_price": PRICE,
-                        "total": quantity * PRICE,
-                        "status": status,
-                        "requested_at": at,
-                        "joined_at": at if status == "confirmed" else None,
-                    }
-                )
+                participants.append(participant_row(n, buyer, variants[size], quantity, at, status))
             for size in {size for size, _ in demand}:
                 counters.append(
                     {

@@ -31,7 +31,7 @@ from core import allocation, notifications, sharing, texts
 from core.buyer_replies import describe_catch_up
 from core.clock import as_utc, format_wib, now
 from core.models import Buyer, GroupSession, Participant, ParticipantStatus, SessionStatus
-from core.session_rows import participants
+from core.session_rows import claim_sessions, participants
 from core.session_view import SessionView, is_open, load_view
 from core.settings import Settings
 from core.unit_of_work import Dispatch, no_dispatch, savepoint, unit_of_work
@@ -202,20 +202,16 @@ def remind_session(db: Session, session: GroupSession, settings: Settings, at: d
 def claim_sessions_to_remind(
     db: Session, at: datetime, limit: int = 20, exclude: Iterable[int] = ()
 ) -> list[GroupSession]:
-    """Lock up to `limit` sessions whose next look is due, oldest first (see `core.sweep.claim_due_sessions`
-    for how two sweepers share the work: SKIP LOCKED on PostgreSQL, one writer at a time on SQLite)."""
-    query = (
-        select(GroupSession)
-        .where(GroupSession.next_reminder_at.is_not(None), GroupSession.next_reminder_at <= at)
-        .order_by(GroupSession.next_reminder_at, GroupSession.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+    """Lock up to `limit` sessions whose next look is due, oldest first (`claim_sessions`, from the partial
+    index `ix_sessions_next_reminder_at`)."""
+    return claim_sessions(
+        db,
+        GroupSession.next_reminder_at.is_not(None),
+        GroupSession.next_reminder_at <= at,
+        order_by=(GroupSession.next_reminder_at, GroupSession.id),
+        limit=limit,
+        exclude=exclude,
     )
-    excluded = list(exclude)
-    if excluded:
-        query = query.where(GroupSession.id.not_in(excluded))
-    return list(db.scalars(query))
 
 
 @dataclass

@@ -7,9 +7,13 @@ another.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import count
+from typing import Any
 
+from rq import Queue, SimpleWorker
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -201,6 +205,53 @@ class DownWarehouse:
         raise WarehouseUnavailable("connection refused")
 
     stock = reserve = release = receive = _fail
+
+
+def admin(client, method: str, path: str, json=None, status: int = 200):
+    """One admin API call (`/api/v1<path>`) that must answer `status`; its JSON."""
+    response = client.open(f"/api/v1{path}", method=method, json=json, headers=ADMIN_HEADERS)
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def race(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
+    """Run `calls` at the same moment, each in a thread of its own released by one barrier; their results,
+    in the order given. Any exception in a call fails the test here."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert errors == [] and not any(thread.is_alive() for thread in threads), errors
+    return results
+
+
+# --- the worker ------------------------------------------------------------------------------------------
+
+
+def work(queue: Queue) -> None:
+    """A burst `SimpleWorker` on `queue` (in this process, so it reads the test's clock): every job it
+    finds, and the jobs those enqueue; none may fail."""
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.get_job_ids() == []
+
+
+def run_job(queue: Queue, function: str):
+    """Enqueue a periodic job the way `rq cron` does, run the queue, return the job's result."""
+    job = queue.enqueue(function)
+    work(queue)
+    return job.return_value()
 
 
 # --- reading rows back ---------------------------------------------------------------------------------

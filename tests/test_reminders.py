@@ -9,7 +9,6 @@ in this process, so its jobs read the same clock). Two sweeps racing on PostgreS
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +24,6 @@ from core.db import transaction
 from core.models import Buyer, GroupSession, OutboundMessage
 from jobs import queues, runtime
 from tests import builders
-from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.chat import WEBHOOK, Phone
 
 pytestmark = pytest.mark.redis
@@ -53,9 +51,7 @@ class World:
         return response.get_data(as_text=True)
 
     def api(self, method: str, path: str, json_body=None, status: int = 200):
-        response = self.client.open(f"/api/v1{path}", method=method, json=json_body, headers=ADMIN)
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
+        return builders.admin(self.client, method, path, json_body, status)
 
     def product(self) -> int:
         factory = self.api("POST", "/factories", {"name": "Konveksi", "phone": "0811-0000-0001"}, 201)
@@ -73,14 +69,11 @@ class World:
         self.clock.move_to(self.start + timedelta(hours=hours))
 
     def work(self) -> None:
-        SimpleWorker([self.queue], connection=self.queue.connection).work(burst=True)
-        assert self.queue.failed_job_registry.get_job_ids() == []
+        builders.work(self.queue)
 
     def remind(self) -> dict:
         """One cron tick of the reminder job, run (with the sends it enqueued) by a worker."""
-        job = self.queue.enqueue("jobs.reminders.send_deadline_reminders")
-        self.work()
-        return job.return_value()
+        return builders.run_job(self.queue, "jobs.reminders.send_deadline_reminders")
 
     def reminders(self) -> list[OutboundMessage]:
         with self.db_factory() as db:
@@ -252,28 +245,14 @@ def test_two_sweeps_racing_send_each_reminder_once(requires_postgres, settings, 
             for size in ("S", "M"):
                 builders.add_join(db, session, builders.buyer(db), size, 1)
 
-    barrier = threading.Barrier(2)
-    results: list[reminders.ReminderSweepResult] = []
     dispatched: list[list[int]] = [[], []]
-    errors: list[BaseException] = []
 
-    def sweeper(index: int) -> None:
-        try:
-            barrier.wait()
-            results.append(
-                reminders.sweep_reminders(
-                    db_factory, settings, batch_size=3, dispatch=dispatched[index].extend
-                )
-            )
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def sweeper(index: int):
+        return lambda: reminders.sweep_reminders(
+            db_factory, settings, batch_size=3, dispatch=dispatched[index].extend
+        )
 
-    threads = [threading.Thread(target=sweeper, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(results) == 2
+    results = builders.race(sweeper(0), sweeper(1))
 
     reminded = [result.reminded for result in results]
     assert set(reminded[0]).isdisjoint(reminded[1])
