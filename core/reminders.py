@@ -163,10 +163,15 @@ def remind_session(db: Session, session: GroupSession, settings: Settings, at: d
     session.next_reminder_at = _next_look_at(session, hours, at)
     if slot is None:
         return None
-    joins = participants(db, session.id, ParticipantStatus.CONFIRMED, ParticipantStatus.WAITING)
-    waiting = [p for p in joins if p.status == ParticipantStatus.WAITING]
-    if not waiting and session.ordered_units >= session.target_moq:
+    # At its minimum a session has news only for the waiting requests (often none: one cheap query).
+    short = session.ordered_units < session.target_moq
+    statuses = (
+        (ParticipantStatus.CONFIRMED, ParticipantStatus.WAITING) if short else (ParticipantStatus.WAITING,)
+    )
+    joins = participants(db, session.id, *statuses)
+    if not joins:
         return 0
+    waiting = [p for p in joins if p.status == ParticipantStatus.WAITING]
     view = load_view(db, session)
     ahead = _units_ahead(waiting)
     by_buyer: dict[int, list[Participant]] = defaultdict(list)
