@@ -87,7 +87,7 @@ def _waiting_news(view: SessionView, request: Participant, ahead: int, language:
         view.product.allocation_policy,
     )
     fields = {"size": size, "quantity": request.quantity}
-    if not needs:  # never by catch-up (too large, or the static rule): settlement decides
+    if not needs:  # None: no catch-up ever lets it in (too large, the static rule); settlement decides
         return texts.render(language, "reminder_waiting_at_close", **fields)
     return texts.render(language, "reminder_waiting", catch_up=describe_catch_up(language, needs), **fields)
 
