@@ -29,7 +29,22 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 
 _hasher = PasswordHasher()
-_UNKNOWN_USER_HASH = _hasher.hash("no such operator")  # checked for unknown usernames: the same cost
+_unknown_user_hash: dict[PasswordHasher, str] = {}
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords with other Argon2id parameters (the tests use cheap ones, as Django's tests swap
+    in a fast hasher). Stored hashes carry their own parameters, so they verify either way."""
+    global _hasher
+    _hasher = hasher
+
+
+def _unknown_user() -> str:
+    """A hash checked for unknown usernames, made with the current parameters: the same cost as a real
+    check, made once (not at import: every CLI command and web process would pay for it)."""
+    if _hasher not in _unknown_user_hash:
+        _unknown_user_hash[_hasher] = _hasher.hash("no such operator")
+    return _unknown_user_hash[_hasher]
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,7 @@ def log_in(
         return LoginOutcome(None, wait)
     operator = find_operator(db, username)
     if operator is None:
-        _hasher.verify(_UNKNOWN_USER_HASH, "no such operator")  # the same work as a real check
+        _hasher.verify(_unknown_user(), "no such operator")  # the same work as a real check
     elif password_matches(operator, password):
         if _hasher.check_needs_rehash(operator.password_hash):
             operator.password_hash = hash_password(password)

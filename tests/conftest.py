@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from alembic import command
 from alembic.config import Config
+from argon2 import PasswordHasher
 from flask import Flask
 from redis import Redis
 from sqlalchemy import create_engine, text
@@ -54,6 +55,13 @@ def _alembic_upgrade(url: str) -> None:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["skip_logging"] = True
     command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> None:
+    """Argon2id with the least work, so logins in tests take milliseconds (production keeps the
+    library's defaults; `core.operators.use_hasher`)."""
+    operators.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")
