@@ -71,8 +71,10 @@ _MESSAGES = {  # pydantic error type -> catalogue key; other types keep pydantic
 
 
 def _message(error: Mapping[str, Any]) -> str:
-    key = _MESSAGES.get(error["type"])
     context_values = error.get("ctx") or {}
+    key = _MESSAGES.get(error["type"])
+    if error["type"] == "string_too_short" and context_values.get("min_length", 1) > 1:
+        key = "error.too_short"
     if key is None:
         return str(error["msg"])
     return web.t(key, **{name: str(value) for name, value in context_values.items()})

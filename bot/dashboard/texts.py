@@ -197,6 +197,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.at_least": "paling sedikit {ge}",
         "error.at_most": "paling banyak {le}",
         "error.too_long": "paling banyak {max_length} karakter",
+        "error.too_short": "paling sedikit {min_length} karakter",
         "error.no_sizes": "isi paling sedikit satu ukuran",
         # stock
         "stock.title": "Stok dan pabrik",
@@ -401,6 +402,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "error.at_least": "must be at least {ge}",
         "error.at_most": "must be at most {le}",
         "error.too_long": "must be at most {max_length} characters",
+        "error.too_short": "must be at least {min_length} characters",
         "error.no_sizes": "fill in at least one size",
         "stock.title": "Stock and factories",
         "stock.purchase_orders": "Purchase orders",
