@@ -6,8 +6,8 @@ No browser is downloaded: Playwright starts the system binary (`LAKU_CHROMIUM`, 
 /usr/bin/chromium) with a new, empty profile. Without it these tests fail (CI installs it, see .ci/run),
 unless `LAKU_ALLOW_NO_BROWSER=1` lets them skip on a developer machine.
 
-Screenshots of the main pages go to a temporary folder, or to `LAKU_SCREENSHOTS` when set
-(`make screenshots` writes docs/screenshots/).
+With `LAKU_SCREENSHOTS=<folder>` the main pages are saved there as PNG (`make screenshots` writes
+docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -74,12 +74,14 @@ def page(chromium) -> Iterator[Page]:
     tab.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = os.environ.get("LAKU_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+SCREENSHOTS = os.environ.get("LAKU_SCREENSHOTS")
+
+
+def shoot(page: Page, name: str) -> None:
+    """A screenshot of the whole page for the docs, when asked for (`make screenshots`)."""
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
 def log_in(page: Page, server: str, username: str) -> None:
@@ -106,7 +108,7 @@ def size_line(page: Page, size: str):
     return page.locator(".size-bar", has=page.locator(".size-name", has_text=re.compile(f"^{size}$")))
 
 
-def test_an_operator_runs_a_session_from_product_to_orders(page, server, operator, db_factory, shots):
+def test_an_operator_runs_a_session_from_product_to_orders(page, server, operator, db_factory):
     with transaction(db_factory) as db:
         factory(db, name="Konveksi Maju Bandung")
     log_in(page, server, operator)
@@ -128,7 +130,7 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
     page.get_by_role("button", name="Simpan").click()
     expect(page.get_by_label("Isi satu lot (pcs)")).to_be_focused()
     expect(page.get_by_label("Isi satu lot (pcs)")).to_have_attribute("aria-invalid", "true")
-    page.screenshot(path=str(shots / "product-form.png"), full_page=True)
+    shoot(page, "product-form")
     page.locator("#variants-3-units_per_lot").fill("1")
     expect(total).to_have_class(re.compile("ok"))
     page.get_by_role("button", name="Simpan").click()
@@ -161,11 +163,11 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
     expect(page.get_by_text("16 dari minimum 12 pcs")).to_be_visible()
     expect(page.locator("#waiting-title")).to_contain_text("1")
     expect(page.locator(".countdown")).to_have_text(re.compile(r"sisa 4 jam"))
-    page.screenshot(path=str(shots / "session.png"), full_page=True)
+    shoot(page, "session")
     nav(page, "Sesi").click()
-    page.screenshot(path=str(shots / "sessions.png"), full_page=True)
+    shoot(page, "sessions")
     page.set_viewport_size(PHONE)
-    page.screenshot(path=str(shots / "sessions-phone.png"), full_page=True)
+    shoot(page, "sessions-phone")
     page.set_viewport_size(LAPTOP)
 
     # close now, after a confirmation step: the factory gets a purchase order for one lot
@@ -179,7 +181,7 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
     # the goods arrive: receive the purchase order on the stock page; one order per buyer
     nav(page, "Stok & pabrik").click()
     expect(page.locator("#po-PO-UJI1-1")).to_contain_text("Diminta")
-    page.screenshot(path=str(shots / "stock.png"), full_page=True)
+    shoot(page, "stock")
     page.locator("#po-PO-UJI1-1").get_by_role("button", name="Terima barang").click()
     expect(page.get_by_role("status")).to_contain_text("4 pesanan pembeli dibuat untuk sesi UJI1")
     page.get_by_role("link", name="UJI1").click()
@@ -189,7 +191,7 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
         page.get_by_role("row", name=re.compile(r"^UJI1-\d+ .*\+6281300000001 M 5 Rp 225\.000"))
     ).to_be_visible()
     nav(page, "Pesan").click()
-    page.screenshot(path=str(shots / "messages.png"), full_page=True)
+    shoot(page, "messages")
 
     assert [row[1:] for row in participants(db_factory, "UJI1")] == [
         ("M", 5, "confirmed"),
