@@ -11,6 +11,7 @@ from core.catalog import product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
 from core.models import (
+    Buyer,
     Factory,
     GroupSession,
     InboundMessage,
@@ -183,11 +184,15 @@ def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]
     return {"inbound": [inbound_json(m) for m in inbound], "outbound": [outbound_json(m) for m in outbound]}
 
 
+def _buyer_json(buyer: Buyer) -> dict:
+    return {"phone": buyer.phone, "name": buyer.name}
+
+
 def participant_json(participant: Participant) -> dict:
     """One join or waiting request, with its buyer (the dashboard's buyers and waiting line)."""
     return {
         "id": participant.id,
-        "buyer": {"phone": participant.buyer.phone, "name": participant.buyer.name},
+        "buyer": _buyer_json(participant.buyer),
         "size": participant.variant.size,
         "quantity": participant.quantity,
         "total": participant.total,
@@ -201,7 +206,7 @@ def order_json(order: Order) -> dict:
     participant = order.participant
     return {
         "code": order.code,
-        "buyer": {"phone": participant.buyer.phone, "name": participant.buyer.name},
+        "buyer": _buyer_json(participant.buyer),
         "size": participant.variant.size,
         "quantity": order.quantity,
         "amount_due": order.amount_due,

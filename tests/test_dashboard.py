@@ -48,6 +48,14 @@ def field_error(page: str, field: str) -> str:
     return html.unescape(match.group(1))
 
 
+def refused_unchanged(dashboard, db_factory, action: str, shown_on: str, message: str) -> None:
+    """POST `action` again: the refusal is flashed on `shown_on` and no row changed."""
+    before = counts(db_factory)
+    dashboard.post(action)
+    assert message in text_of(dashboard.page(shown_on))
+    assert counts(db_factory) == before
+
+
 def joined(db_factory, *joins, code="GB1"):
     with transaction(db_factory) as db:
         session = find_session(db, code)
@@ -179,12 +187,13 @@ def test_close_now_is_confirmed_first_then_runs_the_core_close(dashboard, db_fac
         assert db.scalar(select(PurchaseOrder.lots)) == 1
     assert dispatched  # the buyers' and the factory's messages went to the queue after the commit
 
-    before = counts(db_factory)
-    dashboard.post("/admin/sessions/GB1/close")
-    assert "Sesi GB1 tidak bisa ditutup: session GB1 is already pending_stock" in text_of(
-        dashboard.page("/admin/sessions/GB1")
+    refused_unchanged(
+        dashboard,
+        db_factory,
+        "/admin/sessions/GB1/close",
+        "/admin/sessions/GB1",
+        "Sesi GB1 tidak bisa ditutup: session GB1 is already pending_stock",
     )
-    assert counts(db_factory) == before
 
 
 def test_cancel_runs_the_core_cancel_and_refusals_are_flashed(dashboard, db_factory):
@@ -363,12 +372,13 @@ def test_receive_a_purchase_order_then_see_the_orders(dashboard, db_factory):
     session = text_of(dashboard.page("/admin/sessions/GB1"))
     assert "Pesanan pembeli 3" in session and "Rp 250.000" in session
     assert on_hand_by_sku(db_factory)["TS-XL"] == 1  # the lot's one XL nobody ordered stays in the warehouse
-    before = counts(db_factory)
-    dashboard.post("/admin/stock/purchase-orders/PO-GB1-1/receive")
-    assert "tidak bisa diterima: purchase order PO-GB1-1 was already received" in text_of(
-        dashboard.page("/admin/stock/")
+    refused_unchanged(
+        dashboard,
+        db_factory,
+        "/admin/stock/purchase-orders/PO-GB1-1/receive",
+        "/admin/stock/",
+        "tidak bisa diterima: purchase order PO-GB1-1 was already received",
     )
-    assert counts(db_factory) == before
 
 
 def test_inventory_is_edited_per_size_with_the_api_validation(dashboard, db_factory):
