@@ -24,7 +24,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from bot.cli import send_chat_message
 from core.clock import WIB, now
 from core.db import transaction
-from tests.builders import OPERATOR_PASSWORD, factory, participants
+from tests.builders import OPERATOR_PASSWORD, TSHIRT_MIX, factory, make_session, participants
 from tests.chat import AUTH_TOKEN
 
 pytestmark = pytest.mark.browser
@@ -108,7 +108,9 @@ def size_line(page: Page, size: str):
     return page.locator(".size-bar", has=page.locator(".size-name", has_text=re.compile(f"^{size}$")))
 
 
-def test_an_operator_runs_a_session_from_product_to_orders(page, server, operator, db_factory):
+def test_an_operator_creates_a_product_with_its_lot_mix_and_opens_a_session(
+    page, server, operator, db_factory
+):
     with transaction(db_factory) as db:
         factory(db, name="Konveksi Maju Bandung")
     log_in(page, server, operator)
@@ -146,6 +148,14 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
     page.get_by_role("button", name="Buka sesi").click()
     expect(page.get_by_role("heading", name=re.compile("UJI1"))).to_be_visible()
     expect(size_line(page, "M")).to_contain_text("M: 0 dari batas 10")
+    expect(page.locator(".countdown")).to_have_text(re.compile(r"sisa 4 jam"))
+
+
+def test_an_operator_watches_joins_closes_receives_and_sees_the_orders(page, server, operator, db_factory):
+    make_session(db_factory, TSHIRT_MIX, code="UJI1", target_moq=12, waitlist=True, sku="UJI", price=45_000)
+    log_in(page, server, operator)
+    page.get_by_role("link", name="UJI1").click()
+    expect(size_line(page, "M")).to_contain_text("M: 0 dari batas 10")
 
     # buyers join on WhatsApp; the bars follow
     join(server, "+6281300000001", "IKUT UJI1 M 5")
@@ -162,7 +172,6 @@ def test_an_operator_runs_a_session_from_product_to_orders(page, server, operato
     expect(size_line(page, "XL")).to_contain_text("XL: 0 dari batas 2")
     expect(page.get_by_text("16 dari minimum 12 pcs")).to_be_visible()
     expect(page.locator("#waiting-title")).to_contain_text("1")
-    expect(page.locator(".countdown")).to_have_text(re.compile(r"sisa 4 jam"))
     shoot(page, "session")
     nav(page, "Sesi").click()
     shoot(page, "sessions")
