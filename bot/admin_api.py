@@ -50,7 +50,8 @@ def body(schema: type[BaseModel]) -> Any:
     return schema.model_validate(data)
 
 
-def _session_json(db: Session, session: GroupSession) -> dict:
+def session_payload(db: Session, session: GroupSession) -> dict:
+    """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree."""
     view = load_view(db, session)
     return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
 
@@ -81,7 +82,7 @@ def create_product():
 @blueprint.post("/sessions")
 def create_session():
     data = body(SessionIn)
-    return _created(lambda db: _session_json(db, data.create(db)))
+    return _created(lambda db: session_payload(db, data.create(db)))
 
 
 @blueprint.put("/inventory/<sku>")
@@ -102,7 +103,7 @@ def get_session(code: str):
         session = session_rows.find_session(db, code)
         if session is None:
             raise NotFound("code", f"no session {session_rows.normal_code(code)}")
-        return jsonify(_session_json(db, session))
+        return jsonify(session_payload(db, session))
 
 
 @blueprint.post("/sessions/<code>/close")

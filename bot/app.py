@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from bot import admin_api, cli, context, health, http_errors, webhooks
+from bot import admin_api, cli, context, dashboard, health, http_errors, webhooks
 from core.db import session_factory
 from core.settings import Settings
 from core.unit_of_work import Dispatch
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, dispatch: Dispatch | None = Non
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(health.blueprint)
     admin_api.register(app)
+    dashboard.register(app, settings)
     http_errors.register(app)
     cli.register(app)
     return app

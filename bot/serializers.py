@@ -11,10 +11,13 @@ from core.catalog import product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
 from core.models import (
+    Buyer,
     Factory,
     GroupSession,
     InboundMessage,
+    Order,
     OutboundMessage,
+    Participant,
     Product,
     PurchaseOrder,
     WarehouseInventory,
@@ -150,33 +153,65 @@ def inventory_json(sku: str, row: WarehouseInventory) -> dict:
     }
 
 
-def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]) -> dict:
+def inbound_json(message: InboundMessage) -> dict:
     return {
-        "inbound": [
-            {
-                "message_sid": m.message_sid,
-                "from": m.from_phone,
-                "body": m.body,
-                "command": m.command,
-                "reply": m.reply,
-                "received_at": iso(m.received_at),
-            }
-            for m in inbound
-        ],
-        "outbound": [
-            {
-                "id": m.id,
-                "to": m.to_phone,
-                "kind": m.kind,
-                "body": m.body,
-                "content_sid": m.content_sid,
-                "status": m.status,
-                "provider_sid": m.provider_sid,
-                "attempts": m.attempts,
-                "last_error": m.last_error,
-                "created_at": iso(m.created_at),
-                "sent_at": iso(m.sent_at),
-            }
-            for m in outbound
-        ],
+        "message_sid": message.message_sid,
+        "from": message.from_phone,
+        "body": message.body,
+        "command": message.command,
+        "reply": message.reply,
+        "received_at": iso(message.received_at),
+    }
+
+
+def outbound_json(message: OutboundMessage) -> dict:
+    return {
+        "id": message.id,
+        "to": message.to_phone,
+        "kind": message.kind,
+        "body": message.body,
+        "content_sid": message.content_sid,
+        "status": message.status,
+        "provider_sid": message.provider_sid,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "created_at": iso(message.created_at),
+        "sent_at": iso(message.sent_at),
+    }
+
+
+def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]) -> dict:
+    return {"inbound": [inbound_json(m) for m in inbound], "outbound": [outbound_json(m) for m in outbound]}
+
+
+def _buyer_json(buyer: Buyer) -> dict:
+    return {"phone": buyer.phone, "name": buyer.name}
+
+
+def participant_json(participant: Participant) -> dict:
+    """One join or waiting request, with its buyer (the dashboard's buyers and waiting line)."""
+    return {
+        "id": participant.id,
+        "buyer": _buyer_json(participant.buyer),
+        "size": participant.variant.size,
+        "quantity": participant.quantity,
+        "total": participant.total,
+        "status": participant.status,
+        "requested_at": iso(participant.requested_at),
+        "joined_at": iso(participant.joined_at),
+    }
+
+
+def order_json(order: Order) -> dict:
+    participant = order.participant
+    return {
+        "code": order.code,
+        "buyer": _buyer_json(participant.buyer),
+        "size": participant.variant.size,
+        "quantity": order.quantity,
+        "amount_due": order.amount_due,
+        "delivery_address": order.delivery_address,
+        "needs_address": order.needs_address,
+        "status": order.status,
+        "created_at": iso(order.created_at),
     }

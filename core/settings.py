@@ -52,10 +52,18 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
+    # Operator dashboard (issue 15): signs the browser session; the address hops of trusted proxies.
+    secret_key: str | None = None
+    trusted_proxies: int = 0
 
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"unix://{EMBEDDED_REDIS_SOCKET}"
+
+    @property
+    def embedded_database(self) -> bool:
+        """SQLite: the embedded default on one machine, not a production deployment."""
+        return self.database_url.startswith("sqlite")
 
     @property
     def console_transport(self) -> bool:
@@ -109,4 +117,33 @@ class Settings:
             default_country=country,
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
+            **_dashboard(env),
         )
+
+
+# Operator dashboard (issue 15) ---------------------------------------------------------------------------
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _dashboard(env: dict[str, str]) -> dict:
+    """`SECRET_KEY` signs the dashboard's session cookie: every web process needs the same one, so the app
+    refuses to start without it outside the embedded default (`require_secret_key`). `TRUSTED_PROXIES` is
+    how many proxies in front of the app append to X-Forwarded-For (0: none; the client address is the
+    socket's), so logins are throttled per real client address and HTTPS is seen behind a proxy."""
+    secret_key = _opt(env, "SECRET_KEY")
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters ({SECRET_KEY_HINT})"
+        )
+    return {"secret_key": secret_key, "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0)}
+
+
+SECRET_KEY_HINT = "e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def require_secret_key(settings: Settings) -> str | None:
+    """The dashboard's signing key; None on the embedded default without one (the app then makes a key
+    for its own process). Fails fast in production (PostgreSQL) when `SECRET_KEY` is missing."""
+    if settings.secret_key is None and not settings.embedded_database:
+        raise ConfigError(f"SECRET_KEY is required outside the embedded SQLite default ({SECRET_KEY_HINT})")
+    return settings.secret_key

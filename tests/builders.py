@@ -7,6 +7,7 @@ another.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from itertools import count
 
@@ -39,6 +40,10 @@ from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 FACTORY_PHONE = "+6281100000001"
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET_KEY = "test-secret-key-for-signing-dashboard-cookies"
+OPERATOR = "operator"
+OPERATOR_PASSWORD = "correct horse battery"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 class Dispatched(list):
@@ -274,3 +279,33 @@ def participants(db_factory, code: str | None = None) -> list[tuple[str, str, in
         )
     with db_factory() as db:
         return [tuple(row) for row in db.execute(query)]
+
+
+# --- the dashboard as an operator's browser (Flask test client) -----------------------------------------
+
+
+class Operator:
+    """A test client used the way a browser uses the dashboard: each POST carries the CSRF token of the
+    page it was sent from (read from the page's `<meta name="csrf-token">`)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def token(self, page: str = "/admin/login") -> str:
+        match = CSRF_META.search(self.client.get(page).get_data(as_text=True))
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def login(self, username: str, password: str):
+        return self.post("/admin/login", {"username": username, "password": password}, page="/admin/login")
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def page(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict | None = None, *, page: str = "/admin/", **kwargs):
+        return self.client.post(path, data={"csrf_token": self.token(page), **(data or {})}, **kwargs)

@@ -16,6 +16,7 @@ from core.models.base import (
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
 from core.models.messages import InboundMessage, OutboundMessage
+from core.models.operators import LoginThrottle, Operator
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
 
@@ -28,6 +29,8 @@ __all__ = [
     "GroupSession",
     "GrosirVariantAllocation",
     "InboundMessage",
+    "LoginThrottle",
+    "Operator",
     "Order",
     "OutboundMessage",
     "OutboundStatus",
