@@ -16,6 +16,7 @@ from core.models.base import (
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
 from core.models.messages import InboundMessage, OutboundMessage
+from core.models.payments import OrderPayment, OrderStatus, PaymentEvent, PaymentStatus
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
 
@@ -29,6 +30,8 @@ __all__ = [
     "GrosirVariantAllocation",
     "InboundMessage",
     "Order",
+    "OrderPayment",
+    "OrderStatus",
     "OutboundMessage",
     "OutboundStatus",
     "Participant",
@@ -36,6 +39,8 @@ __all__ = [
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "PaymentEvent",
+    "PaymentStatus",
     "PurchaseOrderStatus",
     "SessionStatus",
     "SessionVariantCounter",
