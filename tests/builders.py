@@ -34,6 +34,7 @@ from core.models import (
     WarehouseInventory,
 )
 from core.session_view import load_view
+from core.unit_of_work import FollowUp
 from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
@@ -43,15 +44,19 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 class Dispatched(list):
     """A dispatcher for `create_app`/`core.unit_of_work` that records instead of sending: the outbox ids
-    handed over, in order (this list), and each hand-over as it came (`batches`)."""
+    handed over, in order (this list), each hand-over as it came (`batches`), and the follow-ups."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches: list[list[int]] = []
+        self.follow_ups: list[FollowUp] = []
 
     def __call__(self, message_ids: list[int]) -> None:
         self.batches.append(list(message_ids))
         self.extend(message_ids)
+
+    def follow_up(self, follow_ups: list[FollowUp]) -> None:
+        self.follow_ups.extend(follow_ups)
 
 
 def factory(db: Session, phone: str = FACTORY_PHONE, name: str = "Konveksi Bandung"):
