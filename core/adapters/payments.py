@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+XENDIT = "xendit"  # the only provider so far
 CURRENCY = "IDR"
 MAX_INVOICE_DURATION_SECONDS = 31_536_000  # Xendit's ceiling: one year
 
@@ -121,7 +122,7 @@ class InvoiceInfo:
     payment_channel: str | None = None
     payment_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    provider: str = "xendit"  # the only provider so far
+    provider: str = XENDIT
 
     @property
     def paid(self) -> bool:

@@ -130,7 +130,7 @@ def parse_callback(body: bytes | str) -> InvoiceInfo:
     """An invoice callback's body (`POST /webhooks/xendit/invoice`). Check the token first."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise InvalidInvoicePayload("the callback body is not JSON") from None
     return parse_invoice(payload)
 
