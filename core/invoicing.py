@@ -48,7 +48,6 @@ from core.models import Buyer, GroupSession, Order, OrderPayment, PaymentStatus,
 from core.order_messages import tell_buyer
 from core.settings import Settings
 from core.texts import render, rupiah
-from core.transitions import rows_changed
 from core.unit_of_work import Dispatch, follow_up, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -249,23 +248,13 @@ def _lock_buyer(db: Session, order_id: int) -> tuple[int, int]:
     return order.session_id, order.buyer_id
 
 
-def _move(db: Session, order_id: int, to: str, from_states: Sequence[str], **values: object) -> bool:
-    return 1 == rows_changed(
-        db,
-        update(OrderPayment)
-        .where(OrderPayment.order_id == order_id, OrderPayment.status.in_(tuple(from_states)))
-        .values(status=to, updated_at=now(), **values)
-        .execution_options(synchronize_session="fetch"),
-    )
-
-
 def _record_invoice(
     db: Session, settings: Settings, item: _Claimed, ensured: EnsuredInvoice, duplicates: list[str]
 ) -> bool:
     session_id, buyer_id = _lock_buyer(db, item.order_id)
     info = ensured.invoice
     due = info.expiry_date or now() + timedelta(hours=settings.payment_deadline_hours)
-    _move(
+    payment_events.move(
         db,
         item.order_id,
         PaymentStatus.PENDING,
@@ -335,7 +324,7 @@ def _fail(
     log.error("no invoice for order %s: %s", item.order_code, reason)
     with unit_of_work(db_factory, dispatch) as db:
         session_id, buyer_id = _lock_buyer(db, item.order_id)
-        if _move(
+        if payment_events.move(
             db,
             item.order_id,
             PaymentStatus.FAILED,

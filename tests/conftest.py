@@ -1,5 +1,5 @@
 """Test fixtures, defined here once: the database, settings, the app and its test client, the dispatcher
-the app hands outbox ids to, a loopback server, Redis, and the fake Twilio and warehouse services.
+the app hands outbox ids to, a loopback server, Redis, and the fake Twilio, warehouse and Xendit services.
 
 `DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
 dropped at the end; unset -> a SQLite file in a temporary directory. Every fixture that opens the
@@ -42,8 +42,9 @@ from tests.builders import ADMIN_TOKEN, Dispatched
 from tests.chat import AUTH_TOKEN
 from tests.fakes.twilio_server import fake_twilio
 from tests.fakes.warehouse_server import fake_warehouse
+from tests.fakes.xendit_server import fake_xendit
 
-__all__ = ["fake_twilio", "fake_warehouse"]  # fixtures defined beside their fakes, offered to every test
+__all__ = ["fake_twilio", "fake_warehouse", "fake_xendit"]  # fixtures defined beside their fakes
 
 BASE_DATABASE_URL = Settings.from_env().database_url if os.environ.get("DATABASE_URL") else None
 

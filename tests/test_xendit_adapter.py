@@ -25,8 +25,6 @@ from core.adapters.xendit import XenditInvoices
 from core.texts import render
 from tests.fakes import xendit_server
 
-fake_xendit = xendit_server.fake_xendit  # the fixture
-
 PHONE = "+6281234567890"
 
 
