@@ -179,14 +179,7 @@ def _claim(
 
 
 def _claimed(db: Session, settings: Settings, order_id: int, attempts: int, external_id: str) -> _Claimed:
-    order = db.get(Order, order_id)
-    assert order is not None
-    session = db.get(GroupSession, order.session_id)
-    buyer = db.get(Buyer, order.buyer_id)
-    variant = db.get(Variant, order.variant_id)
-    assert session is not None and buyer is not None and variant is not None
-    product = db.get(Product, session.product_id)
-    assert product is not None
+    order, session, product, buyer, variant = payment_events.order_parts(db, order_id)
     language = buyer.language
     try:
         request = InvoiceRequest(

@@ -107,7 +107,7 @@ def move(db: Session, order_id: int, to: str, from_states: tuple[str, ...], **va
     )
 
 
-def _order_parts(db: Session, order_id: int) -> tuple[Order, GroupSession, Product, Buyer, Variant]:
+def order_parts(db: Session, order_id: int) -> tuple[Order, GroupSession, Product, Buyer, Variant]:
     order = db.get(Order, order_id)
     assert order is not None
     session = db.get(GroupSession, order.session_id)
@@ -123,30 +123,48 @@ def alert(
     db: Session, settings: Settings, order_id: int, problem: str, *, key: str, **fields: object
 ) -> None:
     """Tell the admin (`ADMIN_WHATSAPP`) about a payment problem of one order, once per `key`."""
-    order, session, _, buyer, _ = _order_parts(db, order_id)
+    order, session, _, buyer, _ = order_parts(db, order_id)
     text = render("id", problem, **fields)
     log.error("payment of order %s (session %s): %s", order.code, session.code, text)
+    _notify_admin(
+        db,
+        settings,
+        notifications.PAYMENT_ALERT,
+        key,
+        session_id=session.id,
+        order=order.code,
+        code=session.code,
+        buyer=buyer.phone,
+        problem=text,
+    )
+
+
+def _notify_admin(
+    db: Session,
+    settings: Settings,
+    notice: notifications.Notice,
+    key: str,
+    session_id: int | None = None,
+    **fields: Any,
+) -> None:
     admin = alert_recipient(settings)
     if admin:
         notifications.notify(
             db,
             settings,
-            notifications.PAYMENT_ALERT,
+            notice,
             key=f"payment_alert:{key}",
             to_phone=admin,
             language="id",
-            session_id=session.id,
-            order=order.code,
-            code=session.code,
-            buyer=buyer.phone,
-            problem=text,
+            session_id=session_id,
+            **fields,
         )
 
 
 def _tell_buyer(
     db: Session, settings: Settings, notice: notifications.Notice, order_id: int, **fields: object
 ) -> None:
-    order, session, product, buyer, variant = _order_parts(db, order_id)
+    order, session, product, buyer, variant = order_parts(db, order_id)
     mine: dict[str, Any] = {
         name: value(buyer.language) if callable(value) else value for name, value in fields.items()
     }
@@ -191,19 +209,16 @@ def apply_invoice_event(
     if row is None:
         if record(db, key=info.event_key, order_id=None, source=source, kind="unknown_invoice", info=info):
             log.error("payment event for unknown invoice %s (%s)", info.id, info.external_id)
-            admin = alert_recipient(settings)
-            if admin:
-                notifications.notify(
-                    db,
-                    settings,
-                    notifications.PAYMENT_UNKNOWN_ALERT,
-                    key=f"payment_alert:{info.event_key}",
-                    to_phone=admin,
-                    language="id",
-                    invoice=info.id,
-                    external_id=info.external_id,
-                    status=info.status,
-                )
+            notice = notifications.PAYMENT_UNKNOWN_ALERT
+            _notify_admin(
+                db,
+                settings,
+                notice,
+                info.event_key,
+                invoice=info.id,
+                external_id=info.external_id,
+                status=info.status,
+            )
             return UNKNOWN
         return DUPLICATE
     if info.paid:
@@ -312,7 +327,7 @@ def release_order_stock(
     )
     if row is None or row.status != PaymentStatus.EXPIRED or row.stock_released_at or not row.stock_key:
         return False
-    order, _, product, _, variant = _order_parts(db, order_id)
+    order, _, product, _, variant = order_parts(db, order_id)
     warehouse = warehouse or warehouse_for(settings, db)
     warehouse.release(product, [StockLine(variant.id, variant.sku, order.quantity)], key=row.stock_key)
     row.stock_released_at = now()

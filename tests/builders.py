@@ -10,6 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 
+import time_machine
+from rq import Queue
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -206,6 +209,17 @@ class DownWarehouse:
         raise WarehouseUnavailable("connection refused")
 
     stock = reserve = release = receive = _fail
+
+
+def enqueue_due_retries(queue: Queue) -> None:
+    """RQ's scheduler step at the time the last scheduled retry of `queue` is due: every scheduled job is
+    queued now, for the test's worker to run."""
+    registry = queue.scheduled_job_registry
+    due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
+    with time_machine.travel(due, tick=False):
+        scheduler = RQScheduler([queue], connection=queue.connection)
+        scheduler.prepare_registries([queue.name])
+        scheduler.enqueue_scheduled_jobs()
 
 
 # --- reading rows back ---------------------------------------------------------------------------------

@@ -14,9 +14,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-import time_machine
 from rq import SimpleWorker
-from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +27,7 @@ from core.db import transaction
 from core.models import Order, OrderPayment, OutboundMessage, PaymentEvent, PaymentStatus
 from core.unit_of_work import unit_of_work
 from jobs import queues, runtime
+from tests import builders
 from tests.builders import ADMIN_HEADERS, Dispatched, add_join, buyer, counts, inventory, tshirt_session
 from tests.chat import Phone
 from tests.fakes.xendit_server import Reply
@@ -92,12 +91,7 @@ class Shop:
 
     def run_due_retries(self) -> None:
         """RQ's scheduler step at the time the last scheduled retry is due, then the worker."""
-        registry = self.queue.scheduled_job_registry
-        due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
-        with time_machine.travel(due, tick=False):
-            scheduler = RQScheduler([self.queue], connection=self.queue.connection)
-            scheduler.prepare_registries([self.queue.name])
-            scheduler.enqueue_scheduled_jobs()
+        builders.enqueue_due_retries(self.queue)
         self.work()
 
     def callback(self, cb):
