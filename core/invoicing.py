@@ -128,22 +128,19 @@ def create_order_invoices(
             continue
         try:
             ensured = provider.ensure_invoice(item.request)
-        except TransientPaymentError as error:
-            if item.attempts >= max_attempts:
-                _fail(
-                    db_factory,
-                    dispatch,
-                    settings,
-                    item,
-                    f"gave up after {item.attempts} attempts: {error}",
-                    outcome,
-                )
-            else:
-                _retry_later(db_factory, item, str(error))
-                outcome.retry.append(item.order_code)
-            continue
         except PermanentPaymentError as error:
             _fail(db_factory, dispatch, settings, item, str(error), outcome)
+            continue
+        except Exception as error:  # noqa: BLE001 - transient, or a bug: tried again, then given up
+            if not isinstance(error, TransientPaymentError):
+                log.exception("invoice for order %s: unexpected error", item.order_code)
+            reason = str(error) or type(error).__name__
+            if item.attempts >= max_attempts:
+                reason = f"gave up after {item.attempts} attempts: {reason}"
+                _fail(db_factory, dispatch, settings, item, reason, outcome)
+            else:
+                _retry_later(db_factory, item, reason)
+                outcome.retry.append(item.order_code)
             continue
         extra = _close_duplicates(provider, ensured)
         with unit_of_work(db_factory, dispatch) as db:

@@ -284,6 +284,30 @@ def _ledger(db_factory):
         return db.execute(select(PaymentEvent.kind, PaymentEvent.order_id).order_by(PaymentEvent.id)).all()
 
 
+def test_an_unexpected_error_is_tried_again_then_given_up(paying, db_factory):
+    with transaction(db_factory) as db:
+        _, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
+        someone = buyer(db)
+        add_join(db, session, someone, "M", 2)
+    client = create_app(paying, dispatch=Dispatched()).test_client()
+    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
+    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+
+    class Broken:
+        def ensure_invoice(self, request):
+            raise RuntimeError("a bug")
+
+    def attempt():
+        return invoicing.create_order_invoices(
+            db_factory, Dispatched(), paying, Broken(), session.id, someone.id, max_attempts=2
+        ).as_dict()
+
+    assert attempt() == {"made": [], "failed": [], "retry": ["GB1-001"], "told": False}
+    assert attempt() == {"made": [], "failed": ["GB1-001"], "retry": [], "told": True}
+    with db_factory() as db:
+        assert db.scalar(select(OrderPayment.last_error)) == "gave up after 2 attempts: a bug"
+
+
 def test_a_refused_request_fails_at_once(shop, fake_xendit):
     shop.setup()
     shop.close()
