@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, purchase_orders, session_rows
+from core import catalog, closing, payment_summary, purchase_orders, session_rows
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
 from core.session_view import load_view
@@ -53,7 +53,11 @@ def body(schema: type[BaseModel]) -> Any:
 def session_payload(db: Session, session: GroupSession) -> dict:
     """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree."""
     view = load_view(db, session)
-    return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
+    return serializers.session_json(
+        view,
+        purchase_orders.purchase_orders_of(db, session.id),
+        payment_summary.session_totals(db, session.id),
+    )
 
 
 # --- setting up -------------------------------------------------------------------------------------------

@@ -60,9 +60,12 @@ def product_json(product: Product) -> dict:
     }
 
 
-def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dict:
+def session_json(
+    view: SessionView, purchase_orders: list[PurchaseOrder], payments: dict[str, dict[str, int]] | None = None
+) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
-    orders (code and status)."""
+    orders (code and status), and its orders' payments (`core.payment_summary.session_totals`: paid,
+    pending, expired and review, each with orders and amount in rupiah; all zero without online payment)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -101,6 +104,7 @@ def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dic
         **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
+        "payments": payments,
     }
 
 

@@ -11,6 +11,7 @@ from core.phones import InvalidPhone, normalise
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 EMBEDDED_REDIS_SOCKET = INSTANCE_DIR / "redis.sock"
+MAX_PAYMENT_DEADLINE_HOURS = 8760  # Xendit's longest invoice: one year
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,21 @@ class Settings:
     # Operator dashboard (issue 15): signs the browser session; the address hops of trusted proxies.
     secret_key: str | None = None
     trusted_proxies: int = 0
+    # --- online payment: Xendit invoices on orders (docs/design.md, "Orders and payment") ---
+    xendit_secret_key: str | None = None  # unset: no online payment, orders state the amount due
+    xendit_callback_token: str | None = None  # required with the secret key: callbacks carry it
+    xendit_api_base_url: str | None = None  # unset: Xendit's own; tests point it at a loopback fake
+    xendit_timeout_seconds: int = 20  # read timeout of one call to Xendit
+    payment_deadline_hours: int = 48  # how long an order's payment link stays valid
+
+    def __post_init__(self) -> None:
+        if self.xendit_secret_key and not self.xendit_callback_token:
+            # every callback would be refused, and each payment would wait for reconciliation
+            raise ConfigError("XENDIT_CALLBACK_TOKEN is required when XENDIT_SECRET_KEY is set")
+        if not 1 <= self.payment_deadline_hours <= MAX_PAYMENT_DEADLINE_HOURS:
+            raise ConfigError(
+                f"PAYMENT_DEADLINE_HOURS must be 1..{MAX_PAYMENT_DEADLINE_HOURS}, got {self.payment_deadline_hours}"
+            )
 
     @property
     def effective_redis_url(self) -> str:
@@ -64,6 +80,11 @@ class Settings:
     def embedded_database(self) -> bool:
         """SQLite: the embedded default on one machine, not a production deployment."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def online_payment(self) -> bool:
+        """Orders get a payment link (a Xendit invoice); without it they state the amount due."""
+        return bool(self.xendit_secret_key)
 
     @property
     def console_transport(self) -> bool:
@@ -118,6 +139,11 @@ class Settings:
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
             **_dashboard(env),
+            xendit_secret_key=_opt(env, "XENDIT_SECRET_KEY"),
+            xendit_callback_token=_opt(env, "XENDIT_CALLBACK_TOKEN"),
+            xendit_api_base_url=(_opt(env, "XENDIT_API_BASE_URL") or "").rstrip("/") or None,
+            xendit_timeout_seconds=_int(env, "XENDIT_TIMEOUT_SECONDS", 20, minimum=1),
+            payment_deadline_hours=_int(env, "PAYMENT_DEADLINE_HOURS", 48, minimum=1),
         )
 
 

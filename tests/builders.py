@@ -11,6 +11,9 @@ import re
 from datetime import timedelta
 from itertools import count
 
+import time_machine
+from rq import Queue
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +38,7 @@ from core.models import (
     WarehouseInventory,
 )
 from core.session_view import load_view
+from core.unit_of_work import FollowUp
 from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
@@ -48,15 +52,19 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 class Dispatched(list):
     """A dispatcher for `create_app`/`core.unit_of_work` that records instead of sending: the outbox ids
-    handed over, in order (this list), and each hand-over as it came (`batches`)."""
+    handed over, in order (this list), each hand-over as it came (`batches`), and the follow-ups."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches: list[list[int]] = []
+        self.follow_ups: list[FollowUp] = []
 
     def __call__(self, message_ids: list[int]) -> None:
         self.batches.append(list(message_ids))
         self.extend(message_ids)
+
+    def follow_up(self, follow_ups: list[FollowUp]) -> None:
+        self.follow_ups.extend(follow_ups)
 
 
 def factory(db: Session, phone: str = FACTORY_PHONE, name: str = "Konveksi Bandung"):
@@ -206,6 +214,17 @@ class DownWarehouse:
         raise WarehouseUnavailable("connection refused")
 
     stock = reserve = release = receive = _fail
+
+
+def enqueue_due_retries(queue: Queue) -> None:
+    """RQ's scheduler step at the time the last scheduled retry of `queue` is due: every scheduled job is
+    queued now, for the test's worker to run."""
+    registry = queue.scheduled_job_registry
+    due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
+    with time_machine.travel(due, tick=False):
+        scheduler = RQScheduler([queue], connection=queue.connection)
+        scheduler.prepare_registries([queue.name])
+        scheduler.enqueue_scheduled_jobs()
 
 
 # --- reading rows back ---------------------------------------------------------------------------------

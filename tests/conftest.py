@@ -1,5 +1,5 @@
 """Test fixtures, defined here once: the database, settings, the app and its test client, the dispatcher
-the app hands outbox ids to, a loopback server, Redis, and the fake Twilio and warehouse services.
+the app hands outbox ids to, a loopback server, Redis, and the fake Twilio, warehouse and Xendit services.
 
 `DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
 dropped at the end; unset -> a SQLite file in a temporary directory. Every fixture that opens the
@@ -44,8 +44,9 @@ from tests.builders import ADMIN_TOKEN, OPERATOR, OPERATOR_PASSWORD, SECRET_KEY,
 from tests.chat import AUTH_TOKEN
 from tests.fakes.twilio_server import fake_twilio
 from tests.fakes.warehouse_server import fake_warehouse
+from tests.fakes.xendit_server import fake_xendit
 
-__all__ = ["fake_twilio", "fake_warehouse"]  # fixtures defined beside their fakes, offered to every test
+__all__ = ["fake_twilio", "fake_warehouse", "fake_xendit"]  # fixtures defined beside their fakes
 
 BASE_DATABASE_URL = Settings.from_env().database_url if os.environ.get("DATABASE_URL") else None
 
@@ -99,12 +100,17 @@ def requires_postgres(is_postgres):
         pytest.skip("needs DATABASE_URL=postgresql+psycopg://... (CI sets it)")
 
 
+_LEDGER_USED = "SELECT EXISTS (SELECT 1 FROM payment_events)"
+
+
 def _empty_all_tables(url: str) -> None:
     """DELETE (not TRUNCATE, which rewrites every table and costs ~0.4 s a test on PostgreSQL) and
     restart the id sequences, so each test starts from an empty database with ids from 1."""
     engine = core_db.engine_for(url)
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql" and connection.scalar(text(_LEDGER_USED)):
+            connection.execute(text("TRUNCATE payment_events"))  # its trigger refuses DELETE
         for table in tables:
             connection.execute(table.delete())
         if engine.dialect.name == "postgresql":

@@ -17,6 +17,7 @@ from core.models.base import (
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
 from core.models.messages import InboundMessage, OutboundMessage
 from core.models.operators import LoginThrottle, Operator
+from core.models.payments import OrderPayment, OrderStatus, PaymentEvent, PaymentStatus
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
 
@@ -32,6 +33,8 @@ __all__ = [
     "LoginThrottle",
     "Operator",
     "Order",
+    "OrderPayment",
+    "OrderStatus",
     "OutboundMessage",
     "OutboundStatus",
     "Participant",
@@ -39,6 +42,8 @@ __all__ = [
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "PaymentEvent",
+    "PaymentStatus",
     "PurchaseOrderStatus",
     "SessionStatus",
     "SessionVariantCounter",
