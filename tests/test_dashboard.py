@@ -145,6 +145,7 @@ def test_session_page_shows_buyers_waiting_line_and_messages(dashboard, db_facto
     assert "Pembeli 1" in page and "Antrean 2" in page
     assert "#1" in page and "#2" in page
     assert "Tutup sekarang" in page and "Batalkan sesi" in page
+    # no orders yet: the payment totals (all zero) are not shown
     assert "Penyelesaian jika ditutup sekarang" not in page and "Pembayaran" not in page
     assert dashboard.get("/admin/sessions/NOPE").status_code == 404
 
@@ -167,7 +168,7 @@ def test_settlement_and_payments_render_when_the_session_json_has_them(dashboard
     assert "Lot dipesan 3" in page
     assert "Pcs antre yang diterima per ukuran M 3 L 2" in page
     assert "Sisa di gudang (E) 8" in page and "Pcs antre tak terlayani (R) 0" in page
-    assert "Pembayaran Lunas Pesanan 2 Jumlah 90000 Menunggu bayar Pesanan 1" in page
+    assert "Pembayaran Status Pesanan Jumlah Lunas 2 Rp 90.000 Menunggu bayar 1 Rp 45.000" in page
 
 
 def test_close_now_is_confirmed_first_then_runs_the_core_close(dashboard, db_factory, dispatched):
