@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, purchase_orders, session_rows, sharing
+from core import catalog, closing, payment_summary, purchase_orders, session_rows, sharing
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
 from core.session_view import load_view
@@ -50,10 +50,14 @@ def body(schema: type[BaseModel]) -> Any:
     return schema.model_validate(data)
 
 
-def _session_json(db: Session, session: GroupSession) -> dict:
+def session_payload(db: Session, session: GroupSession) -> dict:
+    """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree."""
     view = load_view(db, session)
     return serializers.session_json(
-        view, purchase_orders.purchase_orders_of(db, session.id), sharing.session_referrals(db, session.id)
+        view,
+        purchase_orders.purchase_orders_of(db, session.id),
+        payment_summary.session_totals(db, session.id),
+        sharing.session_referrals(db, session.id),
     )
 
 
@@ -83,7 +87,7 @@ def create_product():
 @blueprint.post("/sessions")
 def create_session():
     data = body(SessionIn)
-    return _created(lambda db: _session_json(db, data.create(db)))
+    return _created(lambda db: session_payload(db, data.create(db)))
 
 
 @blueprint.put("/inventory/<sku>")
@@ -104,7 +108,7 @@ def get_session(code: str):
         session = session_rows.find_session(db, code)
         if session is None:
             raise NotFound("code", f"no session {session_rows.normal_code(code)}")
-        return jsonify(_session_json(db, session))
+        return jsonify(session_payload(db, session))
 
 
 @blueprint.get("/referrals")

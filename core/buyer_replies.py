@@ -6,13 +6,11 @@ a `Refusal` from the join service is rendered by `render_refusal` after the save
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from core import buyer_preferences, buyers, joining, session_rows, sharing, texts
+from core import buyer_preferences, buyers, joining, payment_summary, session_rows, sharing, texts
 from core.allocation import CatchUp
 from core.clock import format_wib, now
 from core.joining import Refusal
-from core.models import Order, ParticipantStatus, Product, Variant
+from core.models import ParticipantStatus, Product, Variant
 from core.session_view import SessionView, is_open, load_view
 
 
@@ -196,11 +194,13 @@ def _status(db, buyer, command, language, settings):
         extra = buyer_preferences.status_lines(db, buyer, language, joined=False)
         return "\n".join([texts.render(language, "status_none"), *extra])
     lines = [texts.render(language, "status_header")]
+    orders = payment_summary.payments_by_participant(db, (p.id for p in participations))
     for participant in participations:
         session = participant.session
-        order_code = db.scalar(select(Order.code).where(Order.participant_id == participant.id))
-        if order_code:
+        if participant.id in orders:
+            order_code, payment = orders[participant.id]
             state = texts.render(language, "state_ordered", order=order_code)
+            state += payment_summary.describe(language, payment)
         elif participant.status == ParticipantStatus.WAITING:
             state = texts.render(
                 language, "state_waiting", position=session_rows.waiting_position(db, participant)

@@ -62,9 +62,21 @@ FACTORY_REMINDER = Notice(
     "FACTORY_REMINDER", "factory_po_reminder", ("po", "product", "total", "confirm", "decline")
 )
 FACTORY_PO_CANCELLED = Notice("FACTORY_PO_CANCELLED", "factory_po_cancelled", ("po", "product"))
+# --- buyers: online payment (docs/design.md, "Orders and payment") ---
+PAYMENT_RECEIVED = Notice(
+    "PAYMENT_RECEIVED",
+    "notify_payment_received",
+    ("code", "product", "order", "size", "quantity", "amount", "paid_at", "channel", "reference"),
+)
+PAYMENT_EXPIRED = Notice(
+    "PAYMENT_EXPIRED", "notify_payment_expired", ("code", "product", "order", "size", "quantity")
+)
+PAYMENT_REVIEW = Notice("PAYMENT_REVIEW", "notify_payment_review", ("code", "product", "order"))
 # --- the admin ---
 PO_DECLINED_ALERT = Notice("ADMIN_ALERT", "admin_po_declined", ("po", "code", "product", "factory", "reason"))
 SEND_FAILED_ALERT = Notice("ADMIN_ALERT", "admin_send_failed", ("message", "kind", "to", "reason"))
+PAYMENT_ALERT = Notice("ADMIN_ALERT", "admin_payment_alert", ("order", "code", "buyer", "problem"))
+PAYMENT_UNKNOWN_ALERT = Notice("ADMIN_ALERT", "admin_payment_unknown", ("invoice", "external_id", "status"))
 
 REGISTRY: tuple[Notice, ...] = (
     MOQ_REACHED,
@@ -83,8 +95,13 @@ REGISTRY: tuple[Notice, ...] = (
     FACTORY_PO_UNITS,
     FACTORY_REMINDER,
     FACTORY_PO_CANCELLED,
+    PAYMENT_RECEIVED,
+    PAYMENT_EXPIRED,
+    PAYMENT_REVIEW,
     PO_DECLINED_ALERT,
     SEND_FAILED_ALERT,
+    PAYMENT_ALERT,
+    PAYMENT_UNKNOWN_ALERT,
 )
 
 

@@ -11,6 +11,7 @@ from core.phones import InvalidPhone, normalise
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 EMBEDDED_REDIS_SOCKET = INSTANCE_DIR / "redis.sock"
+MAX_PAYMENT_DEADLINE_HOURS = 8760  # Xendit's longest invoice: one year
 
 
 class ConfigError(ValueError):
@@ -85,13 +86,41 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
-    # reminders and sharing (issue 14)
-    reminder_hours: tuple[int, ...] = DEFAULT_REMINDER_HOURS
-    demo_bot_number: str = DEMO_BOT_NUMBER
+    # Operator dashboard (issue 15): signs the browser session; the address hops of trusted proxies.
+    secret_key: str | None = None
+    trusted_proxies: int = 0
+    # --- online payment: Xendit invoices on orders (docs/design.md, "Orders and payment") ---
+    xendit_secret_key: str | None = None  # unset: no online payment, orders state the amount due
+    xendit_callback_token: str | None = None  # required with the secret key: callbacks carry it
+    xendit_api_base_url: str | None = None  # unset: Xendit's own; tests point it at a loopback fake
+    xendit_timeout_seconds: int = 20  # read timeout of one call to Xendit
+    payment_deadline_hours: int = 48  # how long an order's payment link stays valid
+    # --- reminders and sharing (issue 14; docs/design.md, "Reminders and sharing") ---
+    reminder_hours: tuple[int, ...] = DEFAULT_REMINDER_HOURS  # REMINDER_HOURS, latest first
+    demo_bot_number: str = DEMO_BOT_NUMBER  # DEMO_BOT_NUMBER: share links without TWILIO_WHATSAPP_FROM
+
+    def __post_init__(self) -> None:
+        if self.xendit_secret_key and not self.xendit_callback_token:
+            # every callback would be refused, and each payment would wait for reconciliation
+            raise ConfigError("XENDIT_CALLBACK_TOKEN is required when XENDIT_SECRET_KEY is set")
+        if not 1 <= self.payment_deadline_hours <= MAX_PAYMENT_DEADLINE_HOURS:
+            raise ConfigError(
+                f"PAYMENT_DEADLINE_HOURS must be 1..{MAX_PAYMENT_DEADLINE_HOURS}, got {self.payment_deadline_hours}"
+            )
 
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"unix://{EMBEDDED_REDIS_SOCKET}"
+
+    @property
+    def embedded_database(self) -> bool:
+        """SQLite: the embedded default on one machine, not a production deployment."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def online_payment(self) -> bool:
+        """Orders get a payment link (a Xendit invoice); without it they state the amount due."""
+        return bool(self.xendit_secret_key)
 
     @property
     def console_transport(self) -> bool:
@@ -156,6 +185,40 @@ class Settings:
             default_country=country,
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
+            **_dashboard(env),
+            xendit_secret_key=_opt(env, "XENDIT_SECRET_KEY"),
+            xendit_callback_token=_opt(env, "XENDIT_CALLBACK_TOKEN"),
+            xendit_api_base_url=(_opt(env, "XENDIT_API_BASE_URL") or "").rstrip("/") or None,
+            xendit_timeout_seconds=_int(env, "XENDIT_TIMEOUT_SECONDS", 20, minimum=1),
+            payment_deadline_hours=_int(env, "PAYMENT_DEADLINE_HOURS", 48, minimum=1),
             reminder_hours=_reminder_hours(env),
             demo_bot_number=demo_bot_number,
         )
+
+
+# Operator dashboard (issue 15) ---------------------------------------------------------------------------
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _dashboard(env: dict[str, str]) -> dict:
+    """`SECRET_KEY` signs the dashboard's session cookie: every web process needs the same one, so the app
+    refuses to start without it outside the embedded default (`require_secret_key`). `TRUSTED_PROXIES` is
+    how many proxies in front of the app append to X-Forwarded-For (0: none; the client address is the
+    socket's), so logins are throttled per real client address and HTTPS is seen behind a proxy."""
+    secret_key = _opt(env, "SECRET_KEY")
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters ({SECRET_KEY_HINT})"
+        )
+    return {"secret_key": secret_key, "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0)}
+
+
+SECRET_KEY_HINT = "e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def require_secret_key(settings: Settings) -> str | None:
+    """The dashboard's signing key; None on the embedded default without one (the app then makes a key
+    for its own process). Fails fast in production (PostgreSQL) when `SECRET_KEY` is missing."""
+    if settings.secret_key is None and not settings.embedded_database:
+        raise ConfigError(f"SECRET_KEY is required outside the embedded SQLite default ({SECRET_KEY_HINT})")
+    return settings.secret_key

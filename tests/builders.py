@@ -7,13 +7,16 @@ another.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 from itertools import count
 from typing import Any
 
+import time_machine
 from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,24 +41,33 @@ from core.models import (
     WarehouseInventory,
 )
 from core.session_view import load_view
+from core.unit_of_work import FollowUp
 from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET_KEY = "test-secret-key-for-signing-dashboard-cookies"
+OPERATOR = "operator"
+OPERATOR_PASSWORD = "correct horse battery"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 class Dispatched(list):
     """A dispatcher for `create_app`/`core.unit_of_work` that records instead of sending: the outbox ids
-    handed over, in order (this list), and each hand-over as it came (`batches`)."""
+    handed over, in order (this list), each hand-over as it came (`batches`), and the follow-ups."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches: list[list[int]] = []
+        self.follow_ups: list[FollowUp] = []
 
     def __call__(self, message_ids: list[int]) -> None:
         self.batches.append(list(message_ids))
         self.extend(message_ids)
+
+    def follow_up(self, follow_ups: list[FollowUp]) -> None:
+        self.follow_ups.extend(follow_ups)
 
 
 def factory(db: Session, phone: str = FACTORY_PHONE, name: str = "Konveksi Bandung"):
@@ -254,6 +266,17 @@ def run_job(queue: Queue, function: str):
     return job.return_value()
 
 
+def enqueue_due_retries(queue: Queue) -> None:
+    """RQ's scheduler step at the time the last scheduled retry of `queue` is due: every scheduled job is
+    queued now, for the test's worker to run."""
+    registry = queue.scheduled_job_registry
+    due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
+    with time_machine.travel(due, tick=False):
+        scheduler = RQScheduler([queue], connection=queue.connection)
+        scheduler.prepare_registries([queue.name])
+        scheduler.enqueue_scheduled_jobs()
+
+
 # --- reading rows back ---------------------------------------------------------------------------------
 
 
@@ -325,3 +348,33 @@ def participants(db_factory, code: str | None = None) -> list[tuple[str, str, in
         )
     with db_factory() as db:
         return [tuple(row) for row in db.execute(query)]
+
+
+# --- the dashboard as an operator's browser (Flask test client) -----------------------------------------
+
+
+class Operator:
+    """A test client used the way a browser uses the dashboard: each POST carries the CSRF token of the
+    page it was sent from (read from the page's `<meta name="csrf-token">`)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def token(self, page: str = "/admin/login") -> str:
+        match = CSRF_META.search(self.client.get(page).get_data(as_text=True))
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def login(self, username: str, password: str):
+        return self.post("/admin/login", {"username": username, "password": password}, page="/admin/login")
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def page(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict | None = None, *, page: str = "/admin/", **kwargs):
+        return self.client.post(path, data={"csrf_token": self.token(page), **(data or {})}, **kwargs)

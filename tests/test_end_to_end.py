@@ -18,8 +18,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-import time_machine
-from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 
 from bot.app import create_app
@@ -172,12 +170,7 @@ class World:
 
     def run_due_retries(self) -> None:
         """RQ's scheduler step at the time the last scheduled retry is due, then the worker."""
-        registry = self.queue.scheduled_job_registry
-        due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
-        with time_machine.travel(due, tick=False):
-            scheduler = RQScheduler([self.queue], connection=self.queue.connection)
-            scheduler.prepare_registries([self.queue.name])
-            scheduler.enqueue_scheduled_jobs()
+        builders.enqueue_due_retries(self.queue)
         self.work()
 
     # the database

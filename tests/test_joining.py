@@ -210,7 +210,11 @@ class TestWaitlist:
         assert counters(db, session.id)["M"] == (10, 0)
         assert confirmed_sums(db, session.id) == {"M": 10, "S": 5, "L": 2, "XL": 2}
         told = list(
-            db.scalars(select(OutboundMessage.to_phone).where(OutboundMessage.kind == "waitlist_admitted"))
+            db.scalars(
+                select(OutboundMessage.to_phone)
+                .where(OutboundMessage.kind == "waitlist_admitted")
+                .order_by(OutboundMessage.id)
+            )
         )
         assert told == [c.phone, d.phone]
 

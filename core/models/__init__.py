@@ -16,6 +16,8 @@ from core.models.base import (
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
 from core.models.messages import InboundMessage, OutboundMessage
+from core.models.operators import LoginThrottle, Operator
+from core.models.payments import OrderPayment, OrderStatus, PaymentEvent, PaymentStatus
 from core.models.referrals import Referral
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
@@ -29,7 +31,11 @@ __all__ = [
     "GroupSession",
     "GrosirVariantAllocation",
     "InboundMessage",
+    "LoginThrottle",
+    "Operator",
     "Order",
+    "OrderPayment",
+    "OrderStatus",
     "OutboundMessage",
     "OutboundStatus",
     "Participant",
@@ -37,6 +43,8 @@ __all__ = [
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "PaymentEvent",
+    "PaymentStatus",
     "PurchaseOrderStatus",
     "Referral",
     "SessionStatus",

@@ -1,7 +1,7 @@
 """reminders and sharing: buyers' referral tag and opt-out, sessions' next reminder look, referrals
 
 Revision ID: reminders
-Revises: 0003
+Revises: payments
 Create Date: 2026-12-01 21:00:00
 
 Open sessions get `next_reminder_at = starts_at`: the reminder sweep looks at each of them once and
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "reminders"
-down_revision: str | None = "0003"
+down_revision: str | None = "payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
