@@ -116,12 +116,13 @@ def _info(db, buyer, command, language, settings):
 
 
 def _join(db, buyer, command, language, settings):
+    """The join (`_join_reply`), then what sharing adds: the sharer's credit for a join carrying a referral
+    tag, and the buyer's own share prompt under the reply (`core.sharing.after_join`)."""
     if command.size is None and command.referral:  # a tapped share link; issue 13's guided flow replaces this
         return sharing.pick_size_reply(session_rows.normal_code(command.code), command.referral, language)
+    before = sharing.join_mark(db, buyer, command.code)
     reply = _join_reply(db, buyer, command, language, settings)
-    return sharing.with_share_line(
-        reply, db, buyer, session_rows.normal_code(command.code), language, settings
-    )
+    return sharing.after_join(db, buyer, command.code, command.referral, before, reply, language, settings)
 
 
 def _join_reply(db, buyer, command, language, settings):
@@ -136,8 +137,6 @@ def _join_reply(db, buyer, command, language, settings):
     )
     session, product = result.view.session, result.view.product
     participant = result.participant
-    if command.referral:
-        sharing.credit_referral(db, session=session, buyer=buyer, tag=command.referral, joined=[participant])
     size = db.get(Variant, participant.variant_id).size
     if result.status == "waiting":
         state = result.view.states[size]

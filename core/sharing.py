@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core import texts
 from core.clock import now
 from core.models import Buyer, GroupSession, Participant, Referral
+from core.session_rows import find_session, normal_code
 from core.settings import Settings
 from core.understanding import new_referral_tag, referral_text, share_text
 
@@ -77,6 +78,43 @@ def with_share_line(
 ) -> str:
     line = share_line(db, buyer, code, language, settings)
     return f"{reply}\n{line}" if line else reply
+
+
+def join_mark(db: Session, buyer: Buyer, code: str | None) -> int:
+    """Where the buyer's participations in the session `code` stand before a join (their last id, 0 for
+    none): `after_join` reads what the join wrote, however it wrote it (one size, several, a guided flow)."""
+    last = db.scalar(
+        select(func.max(Participant.id))
+        .join(GroupSession, GroupSession.id == Participant.session_id)
+        .where(GroupSession.code == normal_code(code), Participant.buyer_id == buyer.id)
+    )
+    return int(last or 0)
+
+
+def after_join(
+    db: Session,
+    buyer: Buyer,
+    code: str | None,
+    referral: str | None,
+    mark: int,
+    reply: str,
+    language: str,
+    settings: Settings,
+) -> str:
+    """What sharing adds to a join's reply: with a referral tag, the sharer's credit for the rows this join
+    wrote (those after `mark`, see `join_mark`); then the buyer's own share prompt under the reply."""
+    session = find_session(db, code)
+    if session is None:
+        return reply
+    if referral:
+        joined = db.scalars(
+            select(Participant).where(
+                Participant.session_id == session.id, Participant.buyer_id == buyer.id, Participant.id > mark
+            )
+        ).all()
+        if joined:
+            credit_referral(db, session=session, buyer=buyer, tag=referral, joined=joined)
+    return with_share_line(reply, db, buyer, session.code, language, settings)
 
 
 def pick_size_reply(code: str, tag: str, language: str) -> str:
