@@ -15,6 +15,7 @@ from core.models.base import (
     Timestamp,
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
+from core.models.conversation import ConversationState
 from core.models.messages import InboundMessage, OutboundMessage
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
@@ -24,6 +25,7 @@ __all__ = [
     "AllocationPolicyName",
     "Base",
     "Buyer",
+    "ConversationState",
     "Factory",
     "GroupSession",
     "GrosirVariantAllocation",
