@@ -115,13 +115,22 @@ def _info(db, buyer, command, language, settings):
 
 
 def _join(db, buyer, command, language, settings):
+    """One size: the reply as it always was. Several (`IKUT KAOS1 M 2, L 1`): one join under one lock, and
+    a line per size saying what was confirmed, what waits and what was refused."""
+    wait = command.name == "wait"
+    if len(command.lines) > 1:
+        lines = [(line.size, line.quantity) for line in command.lines]
+        outcomes = joining.join_lines(
+            db, session_code=command.code, buyer=buyer, lines=lines, wait=wait, settings=settings
+        )
+        return _several_sizes(db, language, command.code, lines, outcomes)
     result = joining.join(
         db,
         session_code=command.code,
         buyer=buyer,
         size=command.size,
         quantity=command.quantity,
-        wait=command.name == "wait",
+        wait=wait,
         settings=settings,
     )
     session, product = result.view.session, result.view.product
@@ -139,13 +148,6 @@ def _join(db, buyer, command, language, settings):
             position=result.position,
             catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
         )
-    ends = format_wib(session.ends_at, language)
-    if result.moq_just_reached:
-        moq_note = texts.render(language, "joined_moq_now", ends=ends)
-    elif session.ordered_units >= session.target_moq:
-        moq_note = texts.render(language, "joined_moq_already", ends=ends)
-    else:
-        moq_note = ""
     return texts.render(
         language,
         "joined",
@@ -156,8 +158,64 @@ def _join(db, buyer, command, language, settings):
         total=texts.rupiah(participant.total),
         units=session.ordered_units,
         moq=session.target_moq,
-        moq_note=moq_note,
+        moq_note=_moq_note(language, result),
     )
+
+
+def _moq_note(language: str, result: joining.JoinResult) -> str:
+    session = result.view.session
+    ends = format_wib(session.ends_at, language)
+    if result.moq_just_reached:
+        return texts.render(language, "joined_moq_now", ends=ends)
+    if session.ordered_units >= session.target_moq:
+        return texts.render(language, "joined_moq_already", ends=ends)
+    return ""
+
+
+def _several_sizes(db, language, code, lines, outcomes) -> str:
+    results = [outcome for outcome in outcomes if isinstance(outcome, joining.JoinResult)]
+    if results:
+        view = results[0].view
+    else:  # every size refused: the session as it stands
+        found = session_rows.find_session(db, code)
+        assert found is not None  # join_lines refuses an unknown session as a whole
+        view = load_view(db, found)
+    session = view.session
+    parts = [texts.render(language, "joined_lines_header", code=session.code, product=view.product.name)]
+    for (size, quantity), outcome in zip(lines, outcomes, strict=True):
+        if isinstance(outcome, Refusal):
+            reason = render_refusal(language, outcome).replace("\n", " ")
+            parts.append(texts.render(language, "refused_line", size=size, quantity=quantity, reason=reason))
+        elif outcome.status == "waiting":
+            size = outcome.participant.variant.size
+            needs = view.catch_up(size, outcome.participant.quantity)
+            parts.append(
+                texts.render(
+                    language,
+                    "waiting_line",
+                    size=size,
+                    quantity=quantity,
+                    position=outcome.position,
+                    catch_up=describe_catch_up(language, needs),
+                )
+            )
+        else:
+            total = texts.rupiah(outcome.participant.total)
+            parts.append(texts.render(language, "joined_line", size=size, quantity=quantity, total=total))
+    joined = [r for r in results if r.status == "joined"]
+    if joined:
+        parts.append(
+            texts.render(
+                language,
+                "joined_lines_footer",
+                total=texts.rupiah(sum(r.participant.total for r in joined)),
+                units=session.ordered_units,
+                moq=session.target_moq,
+                moq_note=_moq_note(language, joined[0]),
+                code=session.code,
+            )
+        )
+    return "\n".join(parts)
 
 
 def _leave(db, buyer, command, language, settings):
@@ -216,6 +274,15 @@ def _address(db, buyer, command, language, settings):
     return text
 
 
+def _stop(db, buyer, command, language, settings):
+    """Reminders off. Stored, and honoured, by the reminders work (issue 14); until then there are none."""
+    return texts.render(language, "stop_received")
+
+
+def _start(db, buyer, command, language, settings):
+    return texts.render(language, "start_received")
+
+
 HANDLERS = {
     "menu": _menu,
     "list": _list,
@@ -225,4 +292,6 @@ HANDLERS = {
     "leave": _leave,
     "status": _status,
     "address": _address,
+    "stop": _stop,
+    "start": _start,
 }

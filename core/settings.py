@@ -52,6 +52,10 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
+    # The buyer conversation (issue 13): how long a guided flow or a "did you mean" waits for its answer,
+    # and how long a web process reuses the open sessions' codes and sizes it reads messages with.
+    conversation_flow_minutes: int = 30
+    vocabulary_cache_seconds: int = 5
 
     @property
     def effective_redis_url(self) -> str:
@@ -109,4 +113,6 @@ class Settings:
             default_country=country,
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
+            conversation_flow_minutes=_int(env, "CONVERSATION_FLOW_MINUTES", 30, minimum=1),
+            vocabulary_cache_seconds=_int(env, "CONVERSATION_VOCABULARY_SECONDS", 5, minimum=0),
         )
