@@ -83,7 +83,7 @@ def context_of(message: Message) -> str | None:
     return None
 
 
-def joins_of(db_factory, phone: str) -> list[tuple[str, str, int, str]]:
+def joins_of(db, phone: str) -> list[tuple[str, str, int, str]]:
     query = (
         select(GroupSession.code, Variant.size, Participant.quantity, Participant.status)
         .join(Participant, Participant.session_id == GroupSession.id)
@@ -92,27 +92,33 @@ def joins_of(db_factory, phone: str) -> list[tuple[str, str, int, str]]:
         .where(Buyer.phone == phone)
         .order_by(Participant.id)
     )
-    with db_factory() as db:
-        return [tuple(row) for row in db.execute(query)]
+    return [tuple(row) for row in db.execute(query)]
 
 
 def send(client, db_factory, phone: str, message: Message) -> Seen:
     buyer = Phone(client, phone, "Corpus")
     code = context_of(message)
+    factory_message = message.expect["action"] in PO_AFTER
     if message.expect["action"] == "leave":  # something to leave
         buyer.send(f"IKUT {message.expect['code'] or code} M 1")
     for text in message.before:
         buyer.send(text)
-    before = joins_of(db_factory, phone)
-    if message.expect["action"] in PO_AFTER:
+    before: list[tuple[str, str, int, str]] = []
+    if message.before or message.expect["action"] == "leave" or factory_message:
         with transaction(db_factory) as db:
-            db.execute(update(PurchaseOrder).values(status="requested", eta=None, tracking=None))
+            before = joins_of(db, phone)
+            if factory_message:
+                db.execute(update(PurchaseOrder).values(status="requested", eta=None, tracking=None))
     reply = buyer.send(message.text)
-    after = joins_of(db_factory, phone)
     with db_factory() as db:
+        after = joins_of(db, phone)
         row = db.get(ConversationState, phone)
         address = db.scalar(select(Buyer.address).where(Buyer.phone == phone))
-        statuses = dict(db.execute(select(PurchaseOrder.code, PurchaseOrder.status)).tuples().all())
+        statuses = (
+            dict(db.execute(select(PurchaseOrder.code, PurchaseOrder.status)).tuples().all())
+            if factory_message
+            else {}
+        )
     pending = Pending.from_json(row.pending) if row is not None and row.pending else None
     new = [join for join in after if join not in before]
     return Seen(reply, after, new, after != before, pending, address, statuses)

@@ -36,8 +36,8 @@ from core.models import (
     Participant,
     SessionVariantCounter,
 )
-from core.understanding import COMMAND_WORDS, MAX_QUANTITY, NAMES
 from core.phones import InvalidPhone, normalise
+from core.understanding import COMMAND_WORDS, MAX_QUANTITY, NAMES
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.builders import counts

@@ -38,9 +38,11 @@ def test_other_format_specs_still_work_and_unknown_languages_fall_back_to_indone
     )
 
 
-BUYER_KEYS = list(texts.buyer.TEXTS) + list(texts.conversation.TEXTS) + [
-    key for key in texts.fulfilment.TEXTS if key.startswith(("notify_", "order_"))
-]
+BUYER_KEYS = (
+    list(texts.buyer.TEXTS)
+    + list(texts.conversation.TEXTS)
+    + [key for key in texts.fulfilment.TEXTS if key.startswith(("notify_", "order_"))]
+)
 
 
 def test_buyers_read_minimum_not_the_jargon_moq():

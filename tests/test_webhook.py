@@ -395,7 +395,9 @@ def test_worked_example_four_sizes_d_is_refused_naming_l_and_xl(client, db_facto
     after = snapshot(db_factory)
     assert after["counts"]["buyers"] == before["counts"]["buyers"] + 1  # D wrote to us for the first time
     after["counts"]["buyers"] -= 1
-    assert after["counts"]["conversation_states"] == before["counts"]["conversation_states"] + 1  # context GB1
+    assert (
+        after["counts"]["conversation_states"] == before["counts"]["conversation_states"] + 1
+    )  # context GB1
     after["counts"]["conversation_states"] -= 1
     after["buyers"] = [b for b in after["buyers"] if b[0] != D]
     assert after == before
@@ -536,9 +538,18 @@ BAD_INPUT = [
     # no size typed: the example is the session the buyer acted on last (GB1), not a made-up code
     ("ANTRE", "Ukuran belum ada. Contoh: ANTRE GB1 M 2"),
     ("IKUT ÄB1 M", '"ÄB1" bukan kode sesi yang benar (huruf dan angka, misalnya GB1).'),
-    ("IKUT GB1 M 2 3", "Jumlahnya kurang jelas untuk ukuran yang mana. Tulis jumlah setelah ukurannya, misalnya: IKUT GB1 M 2, L 1"),
-    ("IKUT GB1 M 2, M 3", "Ukuran yang sama tertulis dua kali. Tulis setiap ukuran sekali, misalnya: IKUT GB1 M 2, L 1"),
-    ("INFO GB1 GB2", "Satu pesan untuk satu sesi ya. Tulis dulu INFO GB1 ..., lalu sesi lainnya di pesan berikutnya."),
+    (
+        "IKUT GB1 M 2 3",
+        "Jumlahnya kurang jelas untuk ukuran yang mana. Tulis jumlah setelah ukurannya, misalnya: IKUT GB1 M 2, L 1",
+    ),
+    (
+        "IKUT GB1 M 2, M 3",
+        "Ukuran yang sama tertulis dua kali. Tulis setiap ukuran sekali, misalnya: IKUT GB1 M 2, L 1",
+    ),
+    (
+        "INFO GB1 GB2",
+        "Satu pesan untuk satu sesi ya. Tulis dulu INFO GB1 ..., lalu sesi lainnya di pesan berikutnya.",
+    ),
     (
         "ALAMAT rumah yang kemarin",
         "Alamatnya belum lengkap: tulis jalan dan nomor rumah, kota dan kode pos. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111",
@@ -626,7 +637,10 @@ def test_examples_in_error_replies_use_a_real_session_code(client, db_factory, p
     # one open session: that one (it is the context of a message without a code)
     make_session(db_factory, builders.TWO_SIZES, code="KAOS7")
     assert say(phones(B), "ANTRE") == "Ukuran belum ada. Contoh: ANTRE KAOS7 M 2"
-    assert say(phones(B), "JOIN GB_1 M") == '"GB_1" is not a valid session code (letters and digits, e.g. KAOS7).'
+    assert (
+        say(phones(B), "JOIN GB_1 M")
+        == '"GB_1" is not a valid session code (letters and digits, e.g. KAOS7).'
+    )
     # two open sessions: none in context, a made-up code; then the one the buyer joined
     make_session(db_factory, builders.TWO_SIZES, code="KAOS8", sku="TS8")
     assert say(phones(C), "BATAL") == (
@@ -731,7 +745,9 @@ def test_a_tapped_button_is_read_as_its_payload_and_a_join_by_tap_waits_for_a_ye
         "Balas YA untuk ikut, atau TIDAK."
     )
     assert participants(db_factory) == []
-    assert squash(phone.send("Ya", ButtonPayload="YA")).startswith("✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1")
+    assert squash(phone.send("Ya", ButtonPayload="YA")).startswith(
+        "✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1"
+    )
     assert participants(db_factory) == [(A, "S", 2, "confirmed")]
     with db_factory() as db:
         stored = db.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
@@ -744,7 +760,9 @@ def test_a_tapped_button_is_read_as_its_payload_and_a_join_by_tap_waits_for_a_ye
 def test_what_the_old_grammar_refused_now_joins(client, db_factory, joined):
     # "IKUT GB1 M dua" was "the quantity must be a number", "IKUT GB1 M 2 pcs" "could not read that"
     assert say(joined, "IKUT GB1 M dua").startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
-    assert say(joined, "ikut gb1 s 2 pcs ya kak").startswith("✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1")
+    assert say(joined, "ikut gb1 s 2 pcs ya kak").startswith(
+        "✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1"
+    )
     assert participants(db_factory) == [
         (A, "M", 2, "confirmed"),
         (A, "M", 2, "confirmed"),
