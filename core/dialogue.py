@@ -23,7 +23,7 @@ from core.conversation_state import CONFIRM, Pending, Turn
 from core.joining import MAX_QUANTITY, Refusal
 from core.models import Buyer
 from core.session_view import is_open
-from core.understanding import Command, Guess, Line, word_for
+from core.understanding import THANKS, Command, Guess, Line, word_for
 from core.unit_of_work import savepoint
 
 SESSION_COMMANDS = ("info", "join", "wait", "leave")
@@ -38,7 +38,7 @@ def respond(turn: Turn) -> str:
     if command.name in ("yes", "no", "answer"):
         return _answer(turn)
     if command.name in ("unknown", "empty"):
-        return texts.render(turn.language, "empty" if command.name == "empty" else "not_understood")
+        return texts.render(turn.language, _help_for(command))
     if guided_flow.is_flow_tap(turn):
         return _guided(turn, lambda: guided_flow.tapped(turn, command))
     turn.state.clear()  # a full command ends what was waited for
@@ -46,6 +46,13 @@ def respond(turn: Turn) -> str:
         assert command.proposal is not None
         return _propose(turn, command.proposal, command.guesses)
     return act(turn, command)
+
+
+def _help_for(command: Command) -> str:
+    """Chit-chat changes nothing; it gets a short reply that says what the bot can do."""
+    if command.name == "empty":
+        return "empty"
+    return "you_are_welcome" if command.word in THANKS else "not_understood"
 
 
 def act(turn: Turn, command: Command, *, confirmed: bool = False) -> str:

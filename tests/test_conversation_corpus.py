@@ -199,7 +199,9 @@ def understood(message: Message, seen: Seen) -> bool:
     if action == "address":
         return seen.address == expect["text"] and reply.startswith("📍")
     if action == "nothing":
-        helped = starts_as(reply, "not_understood", language) or starts_as(reply, "empty", language)
+        helped = any(
+            starts_as(reply, key, language) for key in ("not_understood", "you_are_welcome", "empty")
+        )
         return helped and not seen.changed_joins
     keys = {
         "menu": ("menu",),

@@ -121,7 +121,7 @@ def test_a_full_command_in_the_middle_of_a_flow_works_and_ends_it(client, db_fac
 def test_no_drops_the_flow_and_chit_chat_leaves_it_waiting(client, db_factory, kaos1):
     phone = Phone(client, A)
     phone.send("IKUT KAOS1")
-    assert phone.send("makasih kak").startswith("Maaf kak, saya belum paham")
+    assert phone.send("makasih kak").startswith("Sama-sama kak 🙏")
     assert waits_for(db_factory, A)[0] == "size"
     assert phone.send("M").startswith("Sesi KAOS1, ukuran M")
     assert phone.send("gak jadi deh") == (

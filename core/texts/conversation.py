@@ -23,6 +23,10 @@ TEXTS: dict[str, dict[str, str]] = {
             "Send HELP for every command."
         ),
     },
+    "you_are_welcome": {
+        "id": "Sama-sama kak 🙏 Kirim SESI kapan saja untuk melihat sesi yang buka, atau STATUS untuk pesanan Anda.",
+        "en": "You're welcome 🙏 Send LIST any time for open sessions, or STATUS for your joins.",
+    },
     "context_code": {
         "id": "(Sesi {code}, dari percakapan tadi.)\n",
         "en": "(Session {code}, from our conversation.)\n",
