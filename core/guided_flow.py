@@ -207,7 +207,7 @@ def answer(turn: Turn, pending: Pending) -> str:
         return ask_size(turn, view, building, note)
     if not sizes:  # a quantity alone
         quantity = lines[0].quantity
-        if step == QUANTITY:
+        if step == QUANTITY or (step == CONFIRM and len(building.lines) == 1):
             return carry_on(turn, view, replace(building, lines=(Line(building.lines[0].size, quantity),)))
         if step == SIZE:
             return ask_size(turn, view, replace(building, lines=(Line(None, quantity),)))

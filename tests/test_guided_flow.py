@@ -96,6 +96,7 @@ def test_sizes_and_quantities_can_come_in_any_form_and_order(client, db_factory,
     phone.send("ikut 2 ya kak")  # the only open session, a quantity without a size
     assert waits_for(db_factory, A) == ("size", {"action": "join", "code": "KAOS1", "lines": [[None, 2]]})
     assert phone.send("XL aja").startswith("Ikut sesi KAOS1: 2 pcs ukuran XL, total Rp 100.000.")
+    assert phone.send("1 pcs aja").startswith("Ikut sesi KAOS1: 1 pcs ukuran XL, total Rp 50.000.")  # changed
     phone.send("IKUT KAOS1")
     assert phone.send("M 2, L 1").startswith(
         "Ikut sesi KAOS1: 2 pcs ukuran M, 1 pcs ukuran L, total Rp 150.000."
