@@ -221,13 +221,24 @@ def _reply_text(twiml: str) -> str:
     except ElementTree.ParseError:
         return twiml
     messages = [m.findtext("Body") or (m.text or "") for m in root.iter("Message")]
-    return "\n".join(messages) if messages else "(no reply)"
+    return "\n".join(messages) if messages else NO_REPLY
+
+
+NO_REPLY = "(no text reply: a list or buttons went out as a WhatsApp message; the worker prints it)"
+TAP = "tap "  # `tap IKUT KAOS1 M`: a tapped button or list item, its id as the payload
 
 
 def send_chat_message(
-    url: str, phone: str, name: str, text: str, auth_token: str | None, signed_base: str | None
+    url: str,
+    phone: str,
+    name: str,
+    text: str,
+    auth_token: str | None,
+    signed_base: str | None,
+    payload: str | None = None,
 ):
-    """Post one message to the webhook the way Twilio does (form fields, optional signature)."""
+    """Post one message to the webhook the way Twilio does (form fields, optional signature); `payload` is
+    a tapped button's id (`ButtonPayload`)."""
     form = {
         "MessageSid": "SM" + uuid.uuid4().hex,
         "AccountSid": "AClocalchat",
@@ -238,6 +249,8 @@ def send_chat_message(
         "Body": text,
         "NumMedia": "0",
     }
+    if payload:
+        form["ButtonPayload"] = payload
     endpoint = url.rstrip("/") + "/webhooks/twilio/whatsapp"
     headers = {}
     if auth_token:
@@ -261,14 +274,22 @@ def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
         raise click.ClickException(str(error)) from None
 
     def send(text: str) -> None:
+        payload = text[len(TAP) :].strip() if text.lower().startswith(TAP) else None
         try:
             status, reply = send_chat_message(
-                url, e164, name, text, settings.twilio_auth_token, settings.public_base_url
+                url,
+                e164,
+                name,
+                payload or text,
+                settings.twilio_auth_token,
+                settings.public_base_url,
+                payload,
             )
         except requests.RequestException as error:
             raise click.ClickException(
                 f"the bot at {url} is not answering ({error}); is `make run` running?"
             ) from None
+        reply = reply.replace("\n", "\n     ")  # continuation lines (a numbered list) under the first
         click.echo(f"[{status}] bot> {reply}\n" if status != 200 else f"bot> {reply}\n")
 
     if message:
@@ -276,7 +297,10 @@ def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
             click.echo(f"{e164}> {text}")
             send(text)
         return
-    click.echo(f"Chatting as {name} ({e164}) with {url}. Type MENU to start, Ctrl-D to quit.")
+    click.echo(
+        f"Chatting as {name} ({e164}) with {url}. Type MENU to start, Ctrl-D to quit.\n"
+        f"Answer a numbered list with its number; `{TAP}IKUT KAOS1 M` taps a button or list item."
+    )
     while True:
         try:
             text = input(f"{e164}> ")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core import sharing, texts
 from core.clock import now
-from core.commands import BUYER, Command, parse
+from core.commands import Command
 from core.models import Buyer
 from core.settings import Settings
 
@@ -38,19 +38,3 @@ def status_lines(db: Session, buyer: Buyer, language: str, *, joined: bool) -> l
     elif joined:
         lines.append(texts.render(language, "status_reminders_on"))
     return lines
-
-
-def read_stop_start_and_referrals(body: str | None, button_payload: str | None, legacy: Command) -> Command:
-    """`legacy` (the old grammar's reading), or the issue-13 parser's where only it understands the message:
-    BERHENTI/STOP/MULAI/START, and a join carrying a referral tag (`IKUT KAOS1 M 2 REF-7K2Q9A`, or the
-    tapped link's `IKUT KAOS1 REF-7K2Q9A`). Goes away when the conversation parses every message with
-    `sender=BUYER` (issue 13)."""
-    tagged = "REF" in (button_payload or body or "").upper()  # the old grammar reads the tag as a size
-    if legacy.name == "unknown" or (legacy.name == "join" and tagged):
-        understood = parse(body, button_payload, sender=BUYER)
-        if understood.name in ("stop", "start"):
-            return understood
-        if understood.name == "join" and understood.referral and understood.code and not understood.error:
-            if len(understood.lines) <= 1:
-                return understood
-    return legacy

@@ -118,21 +118,28 @@ def _info(db, buyer, command, language, settings):
 def _join(db, buyer, command, language, settings):
     """The join (`_join_reply`), then what sharing adds: the sharer's credit for a join carrying a referral
     tag, and the buyer's own share prompt under the reply (`core.sharing.after_join`)."""
-    if command.size is None and command.referral:  # a tapped share link; issue 13's guided flow replaces this
-        return sharing.pick_size_reply(session_rows.normal_code(command.code), command.referral, language)
     before = sharing.join_mark(db, buyer, command.code)
     reply = _join_reply(db, buyer, command, language, settings)
     return sharing.after_join(db, buyer, command.code, command.referral, before, reply, language, settings)
 
 
 def _join_reply(db, buyer, command, language, settings):
+    """One size: the reply as it always was. Several (`IKUT KAOS1 M 2, L 1`): one join under one lock, and
+    a line per size saying what was confirmed, what waits and what was refused."""
+    wait = command.name == "wait"
+    if len(command.lines) > 1:
+        lines = [(line.size, line.quantity) for line in command.lines]
+        outcomes = joining.join_lines(
+            db, session_code=command.code, buyer=buyer, lines=lines, wait=wait, settings=settings
+        )
+        return _several_sizes(db, language, command.code, lines, outcomes)
     result = joining.join(
         db,
         session_code=command.code,
         buyer=buyer,
         size=command.size,
         quantity=command.quantity,
-        wait=command.name == "wait",
+        wait=wait,
         settings=settings,
     )
     session, product = result.view.session, result.view.product
@@ -150,13 +157,6 @@ def _join_reply(db, buyer, command, language, settings):
             position=result.position,
             catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
         )
-    ends = format_wib(session.ends_at, language)
-    if result.moq_just_reached:
-        moq_note = texts.render(language, "joined_moq_now", ends=ends)
-    elif session.ordered_units >= session.target_moq:
-        moq_note = texts.render(language, "joined_moq_already", ends=ends)
-    else:
-        moq_note = ""
     return texts.render(
         language,
         "joined",
@@ -167,8 +167,64 @@ def _join_reply(db, buyer, command, language, settings):
         total=texts.rupiah(participant.total),
         units=session.ordered_units,
         moq=session.target_moq,
-        moq_note=moq_note,
+        moq_note=_moq_note(language, result),
     )
+
+
+def _moq_note(language: str, result: joining.JoinResult) -> str:
+    session = result.view.session
+    ends = format_wib(session.ends_at, language)
+    if result.moq_just_reached:
+        return texts.render(language, "joined_moq_now", ends=ends)
+    if session.ordered_units >= session.target_moq:
+        return texts.render(language, "joined_moq_already", ends=ends)
+    return ""
+
+
+def _several_sizes(db, language, code, lines, outcomes) -> str:
+    results = [outcome for outcome in outcomes if isinstance(outcome, joining.JoinResult)]
+    if results:
+        view = results[0].view
+    else:  # every size refused: the session as it stands
+        found = session_rows.find_session(db, code)
+        assert found is not None  # join_lines refuses an unknown session as a whole
+        view = load_view(db, found)
+    session = view.session
+    parts = [texts.render(language, "joined_lines_header", code=session.code, product=view.product.name)]
+    for (size, quantity), outcome in zip(lines, outcomes, strict=True):
+        if isinstance(outcome, Refusal):
+            reason = render_refusal(language, outcome).replace("\n", " ")
+            parts.append(texts.render(language, "refused_line", size=size, quantity=quantity, reason=reason))
+        elif outcome.status == "waiting":
+            size = outcome.participant.variant.size
+            needs = view.catch_up(size, outcome.participant.quantity)
+            parts.append(
+                texts.render(
+                    language,
+                    "waiting_line",
+                    size=size,
+                    quantity=quantity,
+                    position=outcome.position,
+                    catch_up=describe_catch_up(language, needs),
+                )
+            )
+        else:
+            total = texts.rupiah(outcome.participant.total)
+            parts.append(texts.render(language, "joined_line", size=size, quantity=quantity, total=total))
+    joined = [r for r in results if r.status == "joined"]
+    if joined:
+        parts.append(
+            texts.render(
+                language,
+                "joined_lines_footer",
+                total=texts.rupiah(sum(r.participant.total for r in joined)),
+                units=session.ordered_units,
+                moq=session.target_moq,
+                moq_note=_moq_note(language, joined[0]),
+                code=session.code,
+            )
+        )
+    return "\n".join(parts)
 
 
 def _leave(db, buyer, command, language, settings):

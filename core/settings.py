@@ -99,6 +99,11 @@ class Settings:
     reminder_hours: tuple[int, ...] = DEFAULT_REMINDER_HOURS  # REMINDER_HOURS, latest first
     demo_bot_number: str = DEMO_BOT_NUMBER  # DEMO_BOT_NUMBER: share links without TWILIO_WHATSAPP_FROM
 
+    # The buyer conversation (issue 13): how long a guided flow or a "did you mean" waits for its answer,
+    # and how long a web process reuses the open sessions' codes and sizes it reads messages with.
+    conversation_flow_minutes: int = 30
+    vocabulary_cache_seconds: int = 5
+
     def __post_init__(self) -> None:
         if self.xendit_secret_key and not self.xendit_callback_token:
             # every callback would be refused, and each payment would wait for reconciliation
@@ -193,6 +198,8 @@ class Settings:
             payment_deadline_hours=_int(env, "PAYMENT_DEADLINE_HOURS", 48, minimum=1),
             reminder_hours=_reminder_hours(env),
             demo_bot_number=demo_bot_number,
+            conversation_flow_minutes=_int(env, "CONVERSATION_FLOW_MINUTES", 30, minimum=1),
+            vocabulary_cache_seconds=_int(env, "CONVERSATION_VOCABULARY_SECONDS", 5, minimum=0),
         )
 
 

@@ -23,7 +23,7 @@ from core.clock import now
 from core.models import Buyer, GroupSession, Participant, Referral
 from core.session_rows import find_session, normal_code
 from core.settings import Settings
-from core.understanding import new_referral_tag, referral_text, share_text
+from core.understanding import new_referral_tag, share_text
 
 TAG_ATTEMPTS = 8
 TOP_SHARERS = 10
@@ -115,11 +115,6 @@ def after_join(
         if joined:
             credit_referral(db, session=session, buyer=buyer, tag=referral, joined=joined)
     return with_share_line(reply, db, buyer, session.code, language, settings)
-
-
-def pick_size_reply(code: str, tag: str, language: str) -> str:
-    """A tapped link (`IKUT KAOS1 REF-7K2Q9A`) names no size: how to join with the tag kept."""
-    return texts.render(language, "join_pick_size", code=code, tag=referral_text(tag))
 
 
 # The same SQL on PostgreSQL and SQLite: a second credit for the same friend and session adds nothing.

@@ -36,7 +36,7 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from core import db as core_db
-from core import operators
+from core import operators, vocabulary
 from core.clock import now
 from core.models import Base
 from core.settings import PROJECT_ROOT, Settings
@@ -165,8 +165,10 @@ REDIS_URL = own_redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379
 
 @pytest.fixture
 def empty_tables(database_url) -> None:
-    """Empty every table before the test (the fixtures that open the database ask for it)."""
+    """Empty every table before the test (the fixtures that open the database ask for it); the open
+    sessions' vocabulary the webhook reads messages with is read again."""
     _empty_all_tables(database_url)
+    vocabulary.forget()
 
 
 @pytest.fixture

@@ -118,13 +118,15 @@ def test_a_tagged_join_credits_the_sharer_once_per_new_buyer_and_session(
     say(A, "IKUT GB1 M 1")
     tag = tag_of(db_factory, A)
 
-    # B taps A's link: the join names no size yet, so B is asked for one, the tag kept in the example
-    assert say(B, f"IKUT GB1 REF-{tag}") == (
-        f"Untuk ikut, balas dengan ukuran dan jumlah: IKUT GB1 <ukuran> [jumlah] REF-{tag}"
-    )
+    # B taps A's link: the join names no size yet, so the guided flow asks for the size, then the
+    # quantity, then a yes; the tag rides along and A is credited when B's join is written
+    assert say(B, f"IKUT GB1 REF-{tag}").startswith("Sesi GB1: Kaos TS, Rp 50.000/pcs. Pilih ukuran:")
+    assert say(B, "M").startswith("Sesi GB1, ukuran M (sisa 7 pcs). Berapa pcs?")
+    assert say(B, "2").startswith("Ikut sesi GB1: 2 pcs ukuran M, total Rp 100.000.")
     assert referrals(db_factory) == []
-    # B joins with the tag: A is credited; B's second tagged join is not a new buyer
-    assert say(B, f"IKUT GB1 M 2 REF-{tag}").startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
+    assert say(B, "YA").startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
+    assert referrals(db_factory) == [("GB1", A, B)]
+    # B's second tagged join is not a new buyer
     assert say(B, f"ikut gb1 s 1 ref-{tag.lower()}").startswith("✅ Tercatat: 1 pcs")
     # A's own tag on A's join: never credited; C joined before, so C is not new either
     say(A, f"IKUT GB1 L 1 REF-{tag}")
@@ -133,10 +135,7 @@ def test_a_tagged_join_credits_the_sharer_once_per_new_buyer_and_session(
     # D with a tag nobody has: the join goes through, nobody is credited
     assert say(D, "IKUT GB1 XL 1 REF-ZZZZZZ").startswith("✅ Tercatat: 1 pcs")
     # a refused tagged join credits nobody and writes nothing
-    assert (
-        say(E, f"IKUT GB1 XXL 1 REF-{tag}")
-        == "Ukuran XXL tidak ada di sesi GB1. Pilihan ukuran: S, M, L, XL."
-    )
+    assert say(E, f"IKUT GB1 M 101 REF-{tag}").startswith("Maksimal 100 pcs per permintaan.")
     # B in another session through A's link: a new buyer there, credited again (once per session)
     say(B, f"IKUT GB2 S 1 REF-{tag}")
     assert referrals(db_factory) == [("GB1", A, B), ("GB2", A, B)]

@@ -15,6 +15,7 @@ from core.models.base import (
     Timestamp,
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
+from core.models.conversation import ConversationState
 from core.models.messages import InboundMessage, OutboundMessage
 from core.models.operators import LoginThrottle, Operator
 from core.models.payments import OrderPayment, OrderStatus, PaymentEvent, PaymentStatus
@@ -27,6 +28,7 @@ __all__ = [
     "AllocationPolicyName",
     "Base",
     "Buyer",
+    "ConversationState",
     "Factory",
     "GroupSession",
     "GrosirVariantAllocation",

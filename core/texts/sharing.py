@@ -35,10 +35,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "📣 Ajak teman ikut {code}: {link}",
         "en": "📣 Invite friends to {code}: {link}",
     },
-    "join_pick_size": {
-        "id": "Untuk ikut, balas dengan ukuran dan jumlah: IKUT {code} <ukuran> [jumlah] {tag}",
-        "en": "To join, reply with the size and quantity: JOIN {code} <size> [qty] {tag}",
-    },
     # --- BERHENTI / MULAI -----------------------------------------------------------------------------------
     "stop_done": {
         "id": (
