@@ -9,7 +9,7 @@ from sqlalchemy import event
 from core.db import engine_for
 from tests import builders
 from tests.builders import FACTORY_PHONE, counts, make_session, participants
-from tests.chat import Phone, squash
+from tests.chat import Phone, squash, without_share_line
 
 A, B = "+6281200000001", "+6281200000002"
 
@@ -86,7 +86,7 @@ def test_a_leave_with_its_code_from_context_is_asked_first(client, db_factory, k
 
 def test_several_sizes_in_one_join_each_against_its_own_cap(client, db_factory, kaos1):
     assert say(Phone(client, B), "IKUT KAOS1 XL 2").startswith("✅ Tercatat")  # XL at its cap: locked
-    reply = Phone(client, A).send("ikut kaos1 M 2, XL 1, L 1, S 9 ya kak")
+    reply = without_share_line(Phone(client, A).send("ikut kaos1 M 2, XL 1, L 1, S 9 ya kak"))
     assert reply == (
         "Sesi KAOS1 (Kaos TS), per ukuran:\n"
         "• M 2 pcs: ✅ tercatat, Rp 100.000\n"
@@ -121,9 +121,9 @@ def test_what_is_not_an_order_changes_no_order(client, db_factory, kaos1):
 
 def test_reminders_off_and_on_are_answered(client, db_factory):
     assert say(Phone(client, A), "BERHENTI").startswith(
-        "Baik kak, pengingat dan ajakan berbagi tidak dikirim"
+        "🔕 Baik, pengingat dan ajakan berbagi tidak kami kirim lagi."
     )
-    assert say(Phone(client, A), "START") == "OK, reminders are back on. Send STOP to turn them off."
+    assert say(Phone(client, A), "START").startswith("🔔 Reminders are back on.")
 
 
 def test_the_factory_is_read_as_the_factory(client, db_factory, kaos1):
@@ -157,7 +157,8 @@ def test_statements_per_plain_join(client, db_factory, database_url, kaos1, caps
     again = statements_for(client, database_url, A, "IKUT KAOS1 M 2")
     with capsys.disabled():
         print(f"\nstatements per join: {len(first)} (context changed), {len(again)} (context already KAOS1)")
-    assert (len(first), len(again)) == (16, 15)
+    # the share prompt and referral bookkeeping (issue 14) ride on every join; issue 11 brings this down
+    assert (len(first), len(again)) == (21, 17)
 
     def state_writes(statements: list[str]) -> int:
         return sum(s.startswith(("INSERT", "UPDATE")) and "conversation_states" in s for s in statements)
