@@ -52,6 +52,12 @@ class Settings:
     default_country: str = "ID"
     factory_reminder_hours: int = 24
     expiry_sweep_seconds: int = 60
+    # Outbound delivery (issues 10 and 11): the most messages one sender sends in any second, across all
+    # workers (WhatsApp's default tier is 80); how long a send waits for Twilio's answer; how many sends
+    # one drain job has in flight.
+    twilio_max_mps: int = 80
+    twilio_timeout_seconds: float = 15
+    outbox_send_threads: int = 32
 
     @property
     def effective_redis_url(self) -> str:
@@ -109,4 +115,7 @@ class Settings:
             default_country=country,
             factory_reminder_hours=_int(env, "FACTORY_REMINDER_HOURS", 24, minimum=1),
             expiry_sweep_seconds=_int(env, "EXPIRY_SWEEP_SECONDS", 60, minimum=5),
+            twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 80, minimum=1),
+            twilio_timeout_seconds=_int(env, "TWILIO_TIMEOUT_SECONDS", 15, minimum=1),
+            outbox_send_threads=_int(env, "OUTBOX_SEND_THREADS", 32, minimum=1),
         )
