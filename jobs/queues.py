@@ -182,7 +182,7 @@ def dispatch_outbox(message_ids: list[int], *, settings: Settings | None = None,
             connection = runtime.redis_for(settings.effective_redis_url) if settings else runtime.redis()
         start_drain(connection)
     except Exception:  # noqa: BLE001 - callers are web requests and jobs that must not fail on Redis
-        log.exception("could not hand outbox messages %s to a sender; the outbox flush will", list(message_ids))
+        log.exception("could not dispatch outbox messages %s; the outbox flush will retry", list(message_ids))
         return 0
     return len(set(message_ids))
 

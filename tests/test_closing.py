@@ -711,10 +711,10 @@ def test_cron_config_registers_the_periodic_jobs(monkeypatch):
     scheduler = CronScheduler(connection=fakeredis.FakeRedis())
     scheduler.load_config_from_file("jobs/cron.py")
     assert {(job.name, job.func_name, job.interval, job.queue_name) for job in scheduler.get_jobs()} == {
-        ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "default"),
-        ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "default"),
-        ("factory-reminders", "jobs.expiry.remind_factories", 900, "default"),
-        ("outbox-flush", "jobs.queues.flush_outbox", 60, "default"),
+        ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "periodic"),
+        ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "periodic"),
+        ("factory-reminders", "jobs.expiry.remind_factories", 900, "periodic"),
+        ("outbox-flush", "jobs.queues.flush_outbox", 15, "periodic"),
     }
 
 

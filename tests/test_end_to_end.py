@@ -178,14 +178,15 @@ class World:
         return [(registry.get_scheduled_time(j) - now()).total_seconds() for j in registry.get_job_ids()]
 
     def run_due_retries(self) -> None:
-        """RQ's scheduler step at the time the last scheduled retry is due, then the worker."""
+        """The clock moved to when the last retry is due: RQ's scheduler step enqueues the drain the last
+        one scheduled for it (`rq worker --with-scheduler`), and the worker runs it."""
         registry = self.queue.scheduled_job_registry
         due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
-        with time_machine.travel(due, tick=False):
+        with time_machine.travel(due, tick=True):
             scheduler = RQScheduler([self.queue], connection=self.queue.connection)
             scheduler.prepare_registries([self.queue.name])
             scheduler.enqueue_scheduled_jobs()
-        self.work()
+            self.work()
 
     # the database
     def expire(self, code: str = "GB1") -> None:
