@@ -33,7 +33,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import now
+from core.clock import as_utc, now
 from core.db import transaction
 from core.delivery_status import ADMIN_ALERT_KIND, alert_admin, alert_recipient, record_status
 from core.models import GroupSession, OutboundMessage, OutboundStatus
@@ -212,11 +212,13 @@ def deliver(
     return _record_accepted(db_factory, message_id, attempts, provider_sid)
 
 
-def _find_unconfirmed(db_factory: sessionmaker[Session], claimed: Claimed, transport: Transport) -> str | None:
+def _find_unconfirmed(
+    db_factory: sessionmaker[Session], claimed: Claimed, transport: Transport
+) -> str | None:
     """The provider's id of this message if an unanswered attempt did arrive: a message to the same
     recipient since that attempt began that no outbox row knows (with the same text, unless a template)."""
     assert claimed.unconfirmed_since is not None
-    candidates = transport.sent_since(claimed.to_phone, claimed.unconfirmed_since - LOOKUP_CLOCK_SKEW)
+    candidates = transport.sent_since(claimed.to_phone, as_utc(claimed.unconfirmed_since) - LOOKUP_CLOCK_SKEW)
     if not candidates:
         return None
     with db_factory() as db:

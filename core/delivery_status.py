@@ -135,5 +135,3 @@ def record_status(
     if moved is not None and reason is not None:
         alert_admin(db, settings, moved, f"{status}: {reason}")
     return True
-
-

@@ -95,17 +95,20 @@ def due_count(db: Session, overdue_seconds: float = 0) -> int:
     """Queued messages whose time came at least `overdue_seconds` ago (a retry waiting for its backoff
     is not due; one whose backoff has passed is)."""
     cutoff = now() - timedelta(seconds=overdue_seconds)
-    return db.scalar(
+    count = db.scalar(
         select(func.count())
         .select_from(OutboundMessage)
         .where(OutboundMessage.status == OutboundStatus.QUEUED, OutboundMessage.next_attempt_at <= cutoff)
     )
+    return int(count or 0)
 
 
 def next_attempt_at(db: Session) -> datetime | None:
     """When the earliest queued message is due (None: nothing is queued)."""
     return db.scalar(
-        select(func.min(OutboundMessage.next_attempt_at)).where(OutboundMessage.status == OutboundStatus.QUEUED)
+        select(func.min(OutboundMessage.next_attempt_at)).where(
+            OutboundMessage.status == OutboundStatus.QUEUED
+        )
     )
 
 

@@ -15,6 +15,7 @@ dies stay `sending` until the outbox flush asks the provider about them (`core.d
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -30,11 +31,14 @@ from core.delivery import (
     DEFAULT_MAX_ATTEMPTS,
     SenderStopped,
     SendOutcome,
+    SendStatus,
     Transport,
     deliver,
 )
 from core.settings import Settings
 from core.unit_of_work import Dispatch, no_dispatch
+
+log = logging.getLogger(__name__)
 
 
 class StopReason:
@@ -83,15 +87,20 @@ def drain(
             raise
 
     def send(claimed: outbox.Claimed) -> SendOutcome:
-        return deliver(
-            db_factory,
-            claimed,
-            transport,
-            settings,
-            dispatch=dispatch,
-            max_attempts=max_attempts,
-            pace=guarded_pace,
-        )
+        try:
+            return deliver(
+                db_factory,
+                claimed,
+                transport,
+                settings,
+                dispatch=dispatch,
+                max_attempts=max_attempts,
+                pace=guarded_pace,
+            )
+        except Exception:  # noqa: BLE001 - one message's trouble does not stop the others
+            # The row stays `sending`: the flush later asks the provider about it, never resends blindly.
+            log.exception("outbox message %s: sending failed unexpectedly", claimed.id)
+            return SendOutcome(claimed.id, SendStatus.SKIPPED, claimed.attempts, error="unexpected error")
 
     with ThreadPoolExecutor(threads, thread_name_prefix="send") as pool:
         in_flight: set[Future[SendOutcome]] = set()
@@ -121,4 +130,3 @@ def drain(
             stopped.set()  # sends in flight finish and are recorded; the rest are given back
             raise
     return report
-

@@ -109,7 +109,11 @@ def start_drain(connection: Redis, *, poke: bool = True, most: int = 1) -> str |
 
 def enqueue_drain(connection: Redis, token: str) -> None:
     queue(SEND_QUEUE, connection).enqueue(
-        DRAIN_JOB, token, job_timeout=DRAIN_JOB_TIMEOUT, result_ttl=600, description=f"drain the outbox {token}"
+        DRAIN_JOB,
+        token,
+        job_timeout=DRAIN_JOB_TIMEOUT,
+        result_ttl=600,
+        description=f"drain the outbox {token}",
     )
 
 

@@ -18,8 +18,9 @@ from core.delivery import Transport
 from core.settings import Settings
 from jobs.throttle import SendRateLimit
 
-REDIS_TIMEOUT_SECONDS = 1
-"""Connecting and each answer; with the one retry, a hanging Redis costs a caller about 2 s at most."""
+REDIS_TIMEOUT_SECONDS = 0.5
+"""Connecting and each answer. A hanging Redis costs a caller at most four of these (the handshake and
+the command, each tried twice): about 2 s."""
 
 _settings: Settings | None = None
 _override: Settings | None = None

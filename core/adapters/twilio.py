@@ -115,9 +115,7 @@ class TwilioTransport:
         return [
             ProviderMessage(m.sid, m.body, m.date_created)
             for m in listed
-            if m.sid
-            and m.direction == "outbound-api"
-            and (m.date_created is None or m.date_created >= since)
+            if m.sid and m.direction == "outbound-api" and (m.date_created is None or m.date_created >= since)
         ]
 
 
