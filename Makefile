@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS       ?=
 
-.PHONY: setup run chat worker migrate demo test test-sqlite lint check bench-allocation bench-webhook bench-expiry clean
+.PHONY: setup run chat worker migrate demo test test-sqlite lint check bench-allocation bench-webhook bench-expiry bench-outbound bench-outage clean
 
 setup: $(STAMP)
 
@@ -79,6 +79,12 @@ bench-webhook: setup
 
 bench-expiry: setup
 	$(BIN)/python -m bench.expiry $(BENCH_ARGS)
+
+bench-outbound: setup
+	$(BIN)/python -m bench.outbound $(BENCH_ARGS)
+
+bench-outage: setup
+	$(BIN)/python -m bench.outage $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m jobs.embedded_redis stop 2>/dev/null

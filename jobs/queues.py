@@ -17,9 +17,10 @@ died stops counting when its lease runs out. Redis losing all of this loses no m
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue
@@ -117,9 +118,11 @@ def enqueue_drain(connection: Redis, token: str) -> None:
     )
 
 
-def wake_at(connection: Redis, at: datetime) -> None:
-    """A drain at `at` (RQ's scheduler, `rq worker --with-scheduler`): the next retry is due then. One per
-    second at most; a lost one is covered by the flush."""
+def wake_at(connection: Redis, due: datetime) -> None:
+    """A drain when the next retry is due (RQ's scheduler, `rq worker --with-scheduler`). RQ schedules to
+    the whole second, so the wake-up is the second after `due`, never before it; one per second at most.
+    A lost one is covered by the flush."""
+    at = datetime.fromtimestamp(math.floor(due.timestamp()) + 1, UTC)
     try:
         queue(SEND_QUEUE, connection).enqueue_at(
             at,
@@ -128,7 +131,8 @@ def wake_at(connection: Redis, at: datetime) -> None:
             job_id=f"outbox-wake-{int(at.timestamp())}",
             unique=True,
             job_timeout=DRAIN_JOB_TIMEOUT,
-            result_ttl=600,
+            result_ttl=0,
+            failure_ttl=600,
             description="drain the outbox: a retry is due",
         )
     except DuplicateJobError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -40,11 +41,13 @@ _TRANSIENT_CODES = {20429, 20500, 20503}
 def make_client(settings: Settings) -> Client:
     if settings.console_transport:
         raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed for the Twilio client")
-    client = Client(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        http_client=TwilioHttpClient(timeout=settings.twilio_timeout_seconds),
-    )
+    http_client = TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+    # One kept-alive connection per sending thread (twilio's own pool keeps cpu_count + 4 for https and
+    # requests' default 10 for http; past that every send opened a new connection, and TLS, again).
+    assert http_client.session is not None
+    for scheme in ("https://", "http://"):
+        http_client.session.mount(scheme, HTTPAdapter(pool_maxsize=settings.outbox_send_threads))
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         # TWILIO_EDGE / TWILIO_REGION would rewrite the overridden host name.
