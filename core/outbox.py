@@ -104,10 +104,11 @@ def due_count(db: Session, overdue_seconds: float = 0) -> int:
 
 
 def next_attempt_at(db: Session) -> datetime | None:
-    """When the earliest queued message is due (None: nothing is queued)."""
+    """When the earliest retry still waiting for its backoff is due (None: none is). Rows due already
+    are not counted: they are waiting behind an earlier message to the same recipient, and go once it has."""
     return db.scalar(
         select(func.min(OutboundMessage.next_attempt_at)).where(
-            OutboundMessage.status == OutboundStatus.QUEUED
+            OutboundMessage.status == OutboundStatus.QUEUED, OutboundMessage.next_attempt_at > now()
         )
     )
 
