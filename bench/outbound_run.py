@@ -8,7 +8,8 @@ messages once with 429/500). Everything is measured from outside:
 - **Latency**: `sent_at - created_at` per row (row creation to Twilio's acceptance recorded).
 - **Limit**: the most requests the fake received in any one-second window (every request counts,
   refused ones too), and the most acceptances.
-- **Exactly once**: accepted requests per outbox message (each body is unique): duplicates must be 0.
+- **Exactly once**: accepted requests per (recipient, text) against outbox rows per (recipient, text):
+  duplicates must be 0.
 - **Order**: per recipient, the order the fake received its messages against the outbox order.
 """
 
@@ -143,21 +144,26 @@ def measure(url: str, records: dict[str, Any], max_mps: int) -> dict[str, Any]:
         ).all()
     requests = records["messages"]
     accepted = [r for r in requests if r.get("response_status") == 201]
-    per_body = Counter(r.get("Body") for r in accepted)
+
+    def key(to: str, body: str) -> tuple[str, str]:
+        return to.removeprefix("whatsapp:"), body
+
+    received = Counter(key(r.get("To", ""), r.get("Body", "")) for r in accepted)
+    written = Counter(key(r.to_phone, r.body) for r in rows)
     sent = [r for r in rows if r.status == "sent"]
     created = min(float(r[5]) for r in rows) if rows else 0.0
     done = sorted(float(r[6]) for r in sent)
     latencies = [float(r[6]) - float(r[5]) for r in sent]
     middle = done[len(done) // 10 : max(len(done) // 10 + 2, len(done) * 9 // 10)]
-    arrivals: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    order_of: dict[tuple[str, str], int] = {}
+    for r in rows:
+        order_of.setdefault(key(r.to_phone, r.body), r.id)
+    arrivals: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for request in accepted:
-        arrivals[request.get("To", "")].append((request["received_at"], request.get("Body", "")))
-    order_of = {r.body: r.id for r in rows}
+        to, body = key(request.get("To", ""), request.get("Body", ""))
+        arrivals[to].append((request["received_at"], order_of.get((to, body), 0)))
     out_of_order = sum(
-        1
-        for received in arrivals.values()
-        if [order_of.get(body, 0) for _, body in sorted(received)]
-        != sorted(order_of.get(body, 0) for _, body in received)
+        1 for got in arrivals.values() if [n for _, n in sorted(got)] != sorted(n for _, n in got)
     )
     return {
         "messages": len(rows),
@@ -168,8 +174,8 @@ def measure(url: str, records: dict[str, Any], max_mps: int) -> dict[str, Any]:
         "requests": len(requests),
         "refused_requests": sum(1 for r in requests if r.get("response_status") not in (201, None)),
         "lookups": len(records.get("lookups", [])),
-        "duplicates": sum(n - 1 for n in per_body.values() if n > 1),
-        "accepted_not_in_outbox": sum(1 for body in per_body if body not in order_of),
+        "duplicates": sum(max(0, n - written[k]) for k, n in received.items() if k in written),
+        "accepted_not_in_outbox": sum(1 for k in received if k not in written),
         "recipients_out_of_order": out_of_order,
         "seconds": rnd(done[-1] - created) if done else None,
         "messages_per_s": rnd(len(sent) / (done[-1] - created), 1) if done and done[-1] > created else None,
