@@ -13,13 +13,14 @@ asks the provider (`Transport.sent_since`: messages to that recipient since the 
 records what it finds instead of sending again. Only one message per recipient is ever in flight
 (`claim_due`), so a message found there that no outbox row knows is this one.
 
-Where a duplicate can still happen (Twilio's Messages.create takes no idempotency key):
-- the provider accepted the message but does not list it yet when asked (its own queue is behind, so
-  the message has no send date yet), and Laku sends it again;
-- the provider cannot be asked (its API down) for all the attempts a message has left: the message is
-  then failed and the operator alerted, never sent blindly;
-- two deployments (or two outboxes) sending to the same recipient from the same sender at the same
-  moment: the lookup cannot tell their messages apart.
+Where a duplicate can still happen (Twilio's Messages.create takes no idempotency key; the same list is
+in docs/design.md, "Messages and the outbox"):
+- Twilio accepted the message but does not list it yet when `_find_unconfirmed` asks (its own queue is
+  behind, so the message has no send date yet): `deliver` sends it again;
+- `_find_unconfirmed` finds a message to the recipient that no outbox row knows but that is not this one
+  (another system sending from the same number, or a template whose text cannot be compared): it is
+  taken for this one, so this message is lost rather than doubled;
+- an unconfirmed last attempt that Twilio cannot be asked about is failed and alerted, never resent.
 """
 
 from __future__ import annotations
