@@ -267,11 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_db:
             common.drop_database(args.postgres_url, DB_NAME)
-        from redis import Redis
-
-        connection = Redis.from_url(args.redis_url)
-        connection.flushdb()
-        connection.close()
+        common.flush_redis(args.redis_url)
     markdown = render(report)
     print(markdown, flush=True)
     path = common.publish(NAME, report, markdown, directory)

@@ -90,12 +90,8 @@ def seed(url: str, redis_url: str, messages: int, per_buyer: int) -> None:
 
 
 def run_one(run: Run, params: Params, url: str, redis_url: str, logdir: Path) -> dict[str, Any]:
-    from redis import Redis
-
     common.empty_tables(url)
-    connection = Redis.from_url(redis_url)
-    connection.flushdb()
-    connection.close()
+    common.flush_redis(redis_url)
     started = time.perf_counter()
     seed(url, redis_url, run.messages, params.per_buyer)
     seeded = time.perf_counter() - started
@@ -221,11 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_db:
             common.drop_database(args.postgres_url, DB_NAME)
-        from redis import Redis
-
-        connection = Redis.from_url(args.redis_url)
-        connection.flushdb()
-        connection.close()
+        common.flush_redis(args.redis_url)
     report["machine"]["load_average_at_end"] = common.load_average()
     report["total_seconds"] = common.rnd(time.monotonic() - started, 1)
     report["checks_passed"] = all(r["ok"] for r in report["runs"])

@@ -34,6 +34,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import outbox
 from core.clock import as_utc, now
 from core.db import transaction
 from core.delivery_status import ADMIN_ALERT_KIND, alert_admin, alert_recipient, record_status
@@ -133,31 +134,16 @@ def send_outbox_message(
     """Claim, send and record this one outbox message now, whatever its next attempt time. Safe to call
     any number of times for the same id. (Senders claim due rows in batches: `core.sending`.)"""
     with transaction(db_factory) as db:
-        row = db.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.QUEUED)
-            .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1, updated_at=now())
-            .returning(
-                OutboundMessage.id,
-                OutboundMessage.to_phone,
-                OutboundMessage.body,
-                OutboundMessage.content_sid,
-                OutboundMessage.content_variables,
-                OutboundMessage.attempts,
-                OutboundMessage.unconfirmed_since,
-            )
-        ).one_or_none()
-        if row is None:
+        claimed = outbox.claim(db, message_id)
+        if claimed is None:
             current = db.scalar(select(OutboundMessage.status).where(OutboundMessage.id == message_id))
-    if row is None:
+    if claimed is None:
         if current is None:
             log.warning("outbox message %s does not exist; nothing to send", message_id)
         else:
             log.info("outbox message %s is %s; not sending it again", message_id, current)
         return SendOutcome(message_id, SendStatus.SKIPPED, error=current and f"status {current}")
-    return deliver(
-        db_factory, Claimed(*row), transport, settings, dispatch=dispatch, max_attempts=max_attempts
-    )
+    return deliver(db_factory, claimed, transport, settings, dispatch=dispatch, max_attempts=max_attempts)
 
 
 def deliver(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from core.clock import now
@@ -155,9 +155,19 @@ def claim_due(db: Session, limit: int) -> list[Claimed]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    return _claim(db, stamp, OutboundMessage.id.in_(due.scalar_subquery()))
+
+
+def claim(db: Session, message_id: int) -> Claimed | None:
+    """Claim this one row if it is queued, whatever its next attempt time (an explicit "send it now")."""
+    claimed = _claim(db, now(), OutboundMessage.id == message_id)
+    return claimed[0] if claimed else None
+
+
+def _claim(db: Session, stamp: datetime, *where: ColumnElement[bool]) -> list[Claimed]:
     rows = db.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.id.in_(due.scalar_subquery()), OutboundMessage.status == OutboundStatus.QUEUED)
+        .where(OutboundMessage.status == OutboundStatus.QUEUED, *where)
         .values(status=OutboundStatus.SENDING, attempts=OutboundMessage.attempts + 1, updated_at=stamp)
         .returning(
             OutboundMessage.id,
