@@ -47,4 +47,6 @@ class SendRateLimit:
                     time.sleep(min(max(reset_at - time.time(), 0.001), self._spacing))
             except RedisError as error:
                 raise SenderStopped(f"the shared send rate cannot be checked: {error}") from error
-            self._next = time.monotonic() + self._spacing
+            # A steady cadence: the next start is one spacing after this one was due, not after it began
+            # (Redis' answer time would otherwise slow every process below the limit).
+            self._next = max(self._next + self._spacing, time.monotonic() - self._spacing)
