@@ -210,8 +210,9 @@ def test_the_send_rate_is_shared_by_every_sender(redis_conn):
         thread.join(timeout=10)
     stamps.sort()
     busiest = max(sum(1 for t in stamps if start <= t < start + 1) for start in stamps)
-    # A thread notes its time just after the limit let it go, a few ms late on a busy machine: +2.
-    assert busiest <= per_second + 2
+    # A thread notes its time just after the limit let it go, late by however long a busy machine keeps
+    # it from running (the limit counts the moment it admits a send): a little slack.
+    assert busiest <= per_second + 3
     within = [t for t in stamps if t < stop]
     assert per_second + 2 <= len(within) <= 2 * per_second  # unshared, the two limits would allow 38
 
