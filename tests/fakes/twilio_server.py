@@ -215,9 +215,11 @@ class FakeTwilio:
         size = int(query.get("PageSize") or 50)
         return Reply(200), {"messages": found[:size], "next_page_uri": None, "page": 0, "page_size": size}
 
-    def _answer(self, path: str, authorization: str | None, form: dict[str, str]) -> tuple[Reply, dict]:
+    def _answer(
+        self, path: str, authorization: str | None, form: dict[str, str], arrived: float
+    ) -> tuple[Reply, dict]:
         refused, account = self._authorised(path, authorization)
-        record: dict[str, Any] = {**form, "account": account, "path": path, "received_at": time.time()}
+        record: dict[str, Any] = {**form, "account": account, "path": path, "received_at": arrived}
         with self._lock:
             if refused is not None:
                 reply = refused
@@ -292,11 +294,12 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            arrived = time.time()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
             form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
             delay = fake._delay()
-            reply, payload = fake._answer(self.path, self.headers.get("Authorization"), form)
+            reply, payload = fake._answer(self.path, self.headers.get("Authorization"), form, arrived)
             if reply.drop:
                 self.close_connection = True
                 self.connection.close()
