@@ -503,7 +503,7 @@ def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twi
     world.setup()
     world.join_all()
     world.work()  # the three "MOQ reached" messages go first
-    fake_twilio.script(429)  # the next request, the purchase order, is rate limited
+    fake_twilio.script(429, to=f"whatsapp:{FACTORY}")  # the next request to the factory, the purchase order
     world.expire()
 
     assert world.sweep() == {"closed": {"GB1": SessionStatus.PENDING_STOCK}, "retry_later": {}}

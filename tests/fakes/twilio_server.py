@@ -9,6 +9,10 @@ basic-auth account. Answers are 201 with a Twilio-shaped message unless scripted
     fake.script((400, 21211))                 # invalid 'To' number
     fake.script((400, 63016, "outside window")), fake.script("drop")   # close the connection unanswered
     fake.script(Reply(late=2.0))              # accept it at once, answer only after 2 s
+    fake.script(429, to="whatsapp:+62811...") # the next request to that recipient only
+
+Messages to different recipients are sent concurrently, so a script meant for one message names its
+recipient.
 
 A GET of the same path lists the accepted messages as Twilio's Messages API does (`To`, `From` and
 `DateSent>` filters, newest first), recorded in `fake.lookups`. `FakeTwilio(latency=(0.15, 0.3))`
@@ -111,6 +115,7 @@ class FakeTwilio:
         self._refused: set[str] = set()
         self._random = random.Random(seed)
         self._replies: deque[Reply] = deque()
+        self._replies_to: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
@@ -128,10 +133,12 @@ class FakeTwilio:
         """The recorded requests Twilio accepted (201)."""
         return [m for m in self.messages if m["response_status"] == 201]
 
-    def script(self, *replies: Reply | int | str | tuple) -> None:
-        """Queue answers for the next requests, in order; once used up, requests are accepted."""
+    def script(self, *replies: Reply | int | str | tuple, to: str | None = None) -> None:
+        """Queue answers for the next requests (`to`: to that recipient), in order; once used up, requests
+        are accepted."""
         with self._lock:
-            self._replies.extend(Reply.of(r) for r in replies)
+            queue = self._replies if to is None else self._replies_to.setdefault(to, deque())
+            queue.extend(Reply.of(r) for r in replies)
 
     def settings(self, base: Settings | None = None, **overrides: Any) -> Settings:
         """`base` (default: Settings()) wired to this fake: credentials, sender and API base URL."""
@@ -161,6 +168,7 @@ class FakeTwilio:
         with self._lock:
             self.messages.clear()
             self._replies.clear()
+            self._replies_to.clear()
 
     def start(self) -> FakeTwilio:
         self._thread.start()
@@ -224,7 +232,8 @@ class FakeTwilio:
             if refused is not None:
                 reply = refused
             else:
-                reply = self._replies.popleft() if self._replies else self._refuse_first(form) or Reply(201)
+                scripted = self._replies_to.get(form.get("To", "")) or self._replies
+                reply = scripted.popleft() if scripted else self._refuse_first(form) or Reply(201)
             record["response_status"] = None if reply.drop else reply.status
             record["late"] = reply.late
             if reply.drop:
