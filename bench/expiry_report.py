@@ -203,13 +203,14 @@ def render(report: dict) -> str:
                     fmt(r["delivery"]["sustained_per_s"], 1),
                     fmt(r["delivery"]["latency_p50_s"], 1),
                     fmt(r["delivery"]["latency_p99_s"], 1),
-                    f"{r['delivery']['busiest_second_requests']} / {r['delivery']['limit']}",
+                    f"{r['delivery']['busiest_second_admitted']} / {r['delivery']['busiest_second_requests']} / "
+                    f"{r['delivery']['limit']}",
                     r["delivery"]["duplicates"],
                 ]
                 for r in delivered
             ]
             header = ["due sessions", "workers", "messages", "sweep s", "all delivered s", "sent/s sustained"]
-            header += ["p50 s", "p99 s", "busiest 1 s / limit", "duplicates"]
+            header += ["p50 s", "p99 s", "busiest 1 s: admitted / at Twilio / limit", "duplicates"]
             lines += md_table(header, rows)
     experiments = report.get("experiments")
     if experiments and report.get("schema_version", 1) < 2:

@@ -113,12 +113,14 @@ def run_one(run: Run, params: Params, url: str, redis_url: str, logdir: Path) ->
         and result["not_sent"] == 0
         and result["accepted_not_in_outbox"] == 0
         and result["recipients_out_of_order"] == 0
-        and result["busiest_second_requests"] <= run.limit
+        and result["busiest_second_admitted"] <= run.limit
+        and result["admitted_sends_seen"] >= result["requests"]
     )
     log(
         f"{run.name}: {result['messages_per_s']} msg/s (sustained {result['sustained_per_s']}), p50 "
-        f"{result['latency_p50_s']} s, p99 {result['latency_p99_s']} s, busiest second "
-        f"{result['busiest_second_requests']}/{run.limit}, duplicates {result['duplicates']}, ok {result['ok']}"
+        f"{result['latency_p50_s']} s, p99 {result['latency_p99_s']} s, busiest second admitted "
+        f"{result['busiest_second_admitted']}/{run.limit} (at Twilio {result['busiest_second_requests']}), "
+        f"duplicates {result['duplicates']}, ok {result['ok']}"
     )
     return result
 
@@ -147,7 +149,7 @@ def render(report: dict) -> str:
                 common.fmt(common.ratio(r["sustained_per_s"], r["limit"]), 2),
                 common.fmt(r["latency_p50_s"], 1),
                 common.fmt(r["latency_p99_s"], 1),
-                f"{r['busiest_second_requests']} / {r['busiest_second_accepted']}",
+                f"{r['busiest_second_admitted']} / {r['busiest_second_requests']}",
                 r["duplicates"],
                 r["not_sent"],
                 r["refused_requests"],
@@ -166,7 +168,7 @@ def render(report: dict) -> str:
             "× limit",
             "p50 s",
             "p99 s",
-            "busiest 1 s (requests / accepted)",
+            "busiest 1 s: admitted / at Twilio",
             "duplicates",
             "not sent",
             "refused",
@@ -180,8 +182,9 @@ def render(report: dict) -> str:
         "Delivered/s: messages over the span from the first row's creation to the last acceptance; "
         "sustained: over the middle 80 % of acceptances. p50/p99: row creation to acceptance (the backlog "
         "waits its turn at the limit, so these grow with the backlog by design). Busiest 1 s: the most "
-        "requests (every request, refused ones too) and acceptances the fake Twilio received in any "
-        "one-second window.",
+        "sends the shared limit admitted in any one-second window (from its own Redis list), and the most "
+        "requests the fake Twilio received in any one-second window (every request, refused ones too; "
+        "this adds the time from admission to arrival).",
     ]
     return "\n".join(lines)
 

@@ -6,8 +6,11 @@ messages once with 429/500). Everything is measured from outside:
 - **Rate**: rows `sent` per second, from the first row's `created_at` to the last `sent_at`, and
   *sustained* over the middle 80 % of acceptances (start-up and the retry tail left out).
 - **Latency**: `sent_at - created_at` per row (row creation to Twilio's acceptance recorded).
-- **Limit**: the most requests the fake received in any one-second window (every request counts,
-  refused ones too), and the most acceptances.
+- **Limit**: the most sends the product admitted in any one-second window, read from the shared limit's
+  own Redis list (the times of the last N admitted sends, sampled every 0.2 s: every admission is seen);
+  beside it, the most requests the fake received in any one-second window (every request, refused ones
+  too), which adds the time between admitting a send and its arrival (thread scheduling in both
+  processes) and so can exceed the limit by a few on a busy machine.
 - **Exactly once**: accepted requests per (recipient, text) against outbox rows per (recipient, text):
   duplicates must be 0.
 - **Order**: per recipient, the order the fake received its messages against the outbox order.
@@ -24,6 +27,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import text
 
 from bench.common import ROOT, engine, percentile, rnd
@@ -120,18 +124,42 @@ def deliver(
     fake = FakeTwilioProcess(logdir / f"{tag}-twilio.log", latency, refuse_share)
     env = product_env(DATABASE_URL=url, REDIS_URL=redis_url, **fake.env(max_mps))
     pool = RqWorkers(env, SEND_QUEUE, workers, tag, logdir, scheduler=True)
+    admitted: set[bytes] = set()
+    key = admissions_key(redis_url, max_mps)
+    connection = Redis.from_url(redis_url)
     started = time.time()
     try:
         limit = started + timeout
-        while unsent(url) and time.time() < limit:
-            time.sleep(0.5)
+        polled = 0.0
+        while time.time() < limit:
+            admitted.update(connection.lrange(key, 0, -1))
+            if time.monotonic() - polled > 0.5:
+                polled = time.monotonic()
+                if not unsent(url):
+                    break
+            time.sleep(0.2)
         finished = not unsent(url)
         wall = time.time() - started
         records = fake.records()
     finally:
         pool.stop()
         fake.stop()
-    return {"finished": finished, "wall_seconds": rnd(wall), **measure(url, records, max_mps)}
+        connection.close()
+    result = {"finished": finished, "wall_seconds": rnd(wall), **measure(url, records, max_mps)}
+    result["admitted_sends_seen"] = len(admitted)
+    result["busiest_second_admitted"] = busiest_second([float(t) for t in admitted])
+    return result
+
+
+def admissions_key(redis_url: str, max_mps: int) -> str:
+    """The shared limit's Redis list for the fake's sender (jobs.throttle, `limits`' moving window)."""
+    from jobs.throttle import SendRateLimit
+
+    connection = Redis.from_url(redis_url)
+    try:
+        return SendRateLimit(connection, SENDER, max_mps).key
+    finally:
+        connection.close()
 
 
 def measure(url: str, records: dict[str, Any], max_mps: int) -> dict[str, Any]:

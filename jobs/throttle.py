@@ -32,6 +32,8 @@ class SendRateLimit:
         self._limiter = MovingWindowRateLimiter(storage)
         self._item = RateLimitItemPerSecond(per_second, 1)
         self._sender = sender
+        self.key = storage.prefixed_key(self._item.key_for(_NAMESPACE, sender))
+        """The Redis list of the last `per_second` admitted sends' times (what the benchmark watches)."""
         self._spacing = 1.0 / per_second
         self._next = 0.0
         self._lock = threading.Lock()
