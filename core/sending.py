@@ -68,10 +68,12 @@ def drain(
     max_seconds: float = 10.0,
     keep_going: Callable[[], bool] = lambda: False,
     on_backlog: Callable[[], object] = lambda: None,
+    heartbeat: Callable[[], object] = lambda: None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> DrainReport:
     """Send due outbox rows until none is due (see the module docstring). `on_backlog()` is called when a
-    claim found more due rows than there was room for (another drain could help)."""
+    claim found more due rows than there was room for (another drain could help), `heartbeat()` on every
+    turn of the loop (at least every 0.2 s)."""
     threads = threads or settings.outbox_send_threads
     deadline = time.monotonic() + max_seconds
     stopped = threading.Event()
@@ -106,6 +108,7 @@ def drain(
         in_flight: set[Future[SendOutcome]] = set()
         try:
             while True:
+                heartbeat()
                 room = threads - len(in_flight)
                 claiming = not stopped.is_set() and time.monotonic() < deadline
                 # Claim in batches (a quarter of the pool at least) rather than one row per finished send.

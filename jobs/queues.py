@@ -7,9 +7,9 @@ Sending is not one job per message. The outbox rows are the queue (`core.outbox.
 job (`jobs.send.drain_outbox`) sends whatever is due, many messages at once, and ends when nothing is.
 After a commit, `dispatch_outbox` only makes sure a drain will look: one atomic Redis script sets a
 "poked" flag and, when no drain holds a lease, reserves one and the caller enqueues it. A drain about to
-end checks the flag in the same atomic way (`DrainLease.finish`), so a message committed while the last
-drain was finishing is never left behind. A drain renews its lease while it runs; a drain whose process
-died stops counting when its lease runs out. Redis losing all of this loses no message: the periodic
+end checks the flag in the same atomic way (`DrainLease.keep_going`), so a message committed while the
+last drain was finishing is never left behind. A drain renews its lease while it runs; a drain whose
+process died stops counting when its lease runs out. Redis losing all of this loses no message: the periodic
 `flush_outbox` wakes a sender for anything due and not taken, asks about rows a dead sender left
 `sending`, and a retry's time is in its row, not in Redis.
 """
@@ -149,9 +149,9 @@ class DrainLease:
         self._helped = 0.0
 
     def renew(self, seconds: int = LEASE_SECONDS) -> None:
+        self._renewed = time.monotonic()
         try:
             _script(self.connection, _RENEW, self.token, seconds)
-            self._renewed = time.monotonic()
         except Exception as error:  # noqa: BLE001
             log.warning("outbox drain %s could not renew its lease: %s", self.token, error)
 
@@ -163,10 +163,13 @@ class DrainLease:
             log.warning("outbox drain %s could not check for new messages: %s", self.token, error)
             return False
 
-    def on_backlog(self) -> None:
-        """More is due than this drain has room for: start another drain (at most SENDERS), now and then."""
+    def heartbeat(self) -> None:
+        """Renew the lease now and then while the drain runs."""
         if time.monotonic() - self._renewed > LEASE_SECONDS / 4:
             self.renew()
+
+    def on_backlog(self) -> None:
+        """More is due than this drain has room for: start another drain (at most SENDERS), now and then."""
         if time.monotonic() - self._helped < 2:
             return
         self._helped = time.monotonic()

@@ -32,6 +32,7 @@ def drain_outbox(token: str | None = None) -> dict:
         max_seconds=queues.DRAIN_SECONDS,
         keep_going=lease.keep_going,
         on_backlog=lease.on_backlog,
+        heartbeat=lease.heartbeat,
         max_attempts=queues.MAX_SEND_ATTEMPTS,
     )
     try:
