@@ -41,6 +41,8 @@ def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
         ({"DEFAULT_COUNTRY": "Indonesia"}, "DEFAULT_COUNTRY"),
         ({"WAREHOUSE_TIMEOUT_SECONDS": "soon"}, "WAREHOUSE_TIMEOUT_SECONDS"),
         ({"EXPIRY_SWEEP_SECONDS": "1"}, "EXPIRY_SWEEP_SECONDS"),
+        ({"TWILIO_MAX_MPS": "0"}, "TWILIO_MAX_MPS"),
+        ({"TWILIO_TIMEOUT_SECONDS": "soon"}, "TWILIO_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_values_fail_at_start_up(env, message):
