@@ -16,7 +16,7 @@ PYTEST_ARGS       ?=
 SECRET_KEY_FILE := instance/secret_key
 WITH_KEY := SECRET_KEY=$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE) 2>/dev/null)}
 
-.PHONY: setup run chat worker migrate demo test test-sqlite screenshots lint check bench-allocation bench-webhook bench-expiry clean
+.PHONY: setup run chat worker migrate demo test test-sqlite screenshots lint check bench-allocation bench-webhook bench-expiry bench-outbound bench-outage clean
 
 setup: $(STAMP)
 
@@ -93,6 +93,12 @@ bench-webhook: setup
 
 bench-expiry: setup
 	$(BIN)/python -m bench.expiry $(BENCH_ARGS)
+
+bench-outbound: setup
+	$(BIN)/python -m bench.outbound $(BENCH_ARGS)
+
+bench-outage: setup
+	$(BIN)/python -m bench.outage $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m jobs.embedded_redis stop 2>/dev/null

@@ -113,6 +113,15 @@ def empty_tables(url: str) -> None:
         connection.execute(text(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
+def flush_redis(url: str) -> None:
+    """Empty a benchmark's own Redis database."""
+    from redis import Redis
+
+    connection = Redis.from_url(url)
+    connection.flushdb()
+    connection.close()
+
+
 def vacuum_analyze(url: str) -> None:
     """VACUUM ANALYZE and a CHECKPOINT, so every timed run starts from the same state."""
     with engine(url, isolation_level="AUTOCOMMIT").connect() as connection:

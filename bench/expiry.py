@@ -1,16 +1,20 @@
 """Expiry benchmark: real RQ workers close due sessions, with one worker and with two.
 
 `python -m bench.expiry` runs the **main** section (1,000 and 10,000 due sessions, 1 and 2 workers, and the
-deadline reminders of 10,000 open sessions whose slot is due, `bench/expiry_reminders.py`; about six minutes); `--experiments` runs the **experiments** section (a hot catalogue where both workers lock
-the same inventory rows, and the cost per closed session by outcome; about three minutes). Each writes its
+deadline reminders of 10,000 open sessions whose slot is due, `bench/expiry_reminders.py`; about seven
+minutes); `--experiments` runs the **experiments** section (a hot catalogue where both workers lock the same
+inventory rows, and the cost per closed session by outcome; about three minutes). The main section's first
+runs of the small size then deliver what the sweep wrote (`bench/outbound_run.py`: the same workers' count,
+a fake Twilio at 150-250 ms, TWILIO_MAX_MPS 80), so the block shows how long buyers wait for the messages,
+not only how fast they are written. Each writes its
 section of `bench/results/expiry.json` (keeping the other) and the block in bench/README.md; `--quick` is
 a smoke run of both with tiny sizes, written to `bench/results/quick/`.
 
 Per run: the benchmark's own database (`laku_bench_expiry`, migrated once per command, dropped at the
 end) is emptied and seeded (`bench/expiry_data.py`); N `rq worker` processes sweep it with the product's
 own job (`bench/expiry_run.py`, which says how time is measured from outside); the result is checked
-(`bench/expiry_checks.py`) and summarised (`bench/expiry_report.py`). Send jobs never run: each committed
-outbox row is handed to RQ in a queue no worker listens to, and counted there.
+(`bench/expiry_checks.py`) and summarised (`bench/expiry_report.py`). Nothing is sent during the sweep: the
+drain job the sweep's dispatcher enqueues waits in the send queue, which the sweeping workers do not take.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bench.expiry_checks import verify
 from bench.expiry_data import MIX, OUTCOME_SHARES, OUTCOMES, SECOND_JOIN_SHARE, plan_sessions, seed
 from bench.expiry_report import profile_row, render, summarise
 from bench.expiry_run import SWEEP_JOB, SWEEP_JOB_TIMEOUT, timed_run
+from bench.outbound_run import deliver
 
 NAME = "expiry"
 SCHEMA_VERSION = 2
@@ -56,7 +61,7 @@ class Params:
     reminder_sessions: int  # main: open sessions whose reminder slot is due, swept by the reminder job
 
 
-FULL = Params((1000, 10_000), 50, (1, 2), 2, 500, 10, 2, (2, 4), 150, 30, (24, 32), 420, 10_000)
+FULL = Params((1000, 10_000), 50, (1, 2), 2, 500, 10, 2, (2, 4), 150, 30, (24, 32), 480, 10_000)
 QUICK = Params((100, 200), 50, (1, 2), 0, 100, 10, 1, (2, 4), 20, 0, (24, 32), 90, 200)
 
 
@@ -177,6 +182,17 @@ def run_section(
         run["checks_ok"] = (
             all(c["ok"] for c in run["checks"].values()) and not run["timed_out"] and not run["failed_jobs"]
         )
+        if spec.scenario == "main" and spec.rep == 1 and spec.sessions == params.sizes[0]:
+            sweep_seconds = run.get("seconds") or 0.0
+            run["delivery"] = deliver(url, redis_url, spec.workers, f"{tag}-send", logdir, timeout=300)
+            run["delivery"]["sweep_seconds"] = sweep_seconds
+            log(
+                f"{spec.label}: delivered {run['delivery']['sent']:,} of {run['delivery']['messages']:,} "
+                f"messages, {run['delivery']['messages_per_s']} msg/s, duplicates {run['delivery']['duplicates']}"
+            )
+            run["checks_ok"] = (
+                run["checks_ok"] and run["delivery"]["finished"] and not run["delivery"]["duplicates"]
+            )
         runs.append(run)
         if spec.workers == 1 and spec.scenario == "main" and run.get("ms_per_session"):
             ms_per_session = run["ms_per_session"]
@@ -274,11 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_db:
             common.drop_database(args.postgres_url, DB_NAME)
-        from redis import Redis
-
-        connection = Redis.from_url(args.redis_url)
-        connection.flushdb()
-        connection.close()
+        common.flush_redis(args.redis_url)
     markdown = render(report)
     print(markdown, flush=True)
     path = common.publish(NAME, report, markdown, directory)

@@ -17,16 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from redis import Redis
-from rq import Queue
-from rq.registry import FinishedJobRegistry, StartedJobRegistry
 from sqlalchemy import insert, text
 
 from bench.common import engine
+from bench.expiry_checks import drain_waiting
 from bench.expiry_data import EN_SHARE, MIX, SIZES, participant_row, phone, seed_catalog, session_row
 from core.models import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.understanding import REFERRAL_ALPHABET
-from jobs.queues import SEND_QUEUE, send_job_id
 
 REMINDER_JOB = "jobs.reminders.send_deadline_reminders"
 OUTCOMES = ("short", "reached", "reached_waiting")
@@ -247,16 +244,6 @@ def verify(url: str, redis_url: str, plan: Plan, returns: list[dict]) -> dict[st
         ]
         check("next_look_scheduled", not off and len(scheduled) == len(plan.sessions), wrong=len(off))
 
-    connection = Redis.from_url(redis_url)
-    send_queue = Queue(SEND_QUEUE, connection=connection)
-    job_ids = send_queue.get_job_ids()
-    check(
-        "one_send_job_per_outbox_row_none_run",
-        len(job_ids) == len(set(job_ids)) == len(ids)
-        and set(job_ids) == {send_job_id(i) for i in ids}
-        and StartedJobRegistry(queue=send_queue).count == 0
-        and FinishedJobRegistry(queue=send_queue).count == 0,
-        send_jobs=len(job_ids),
-    )
-    connection.close()
+    held, drains = drain_waiting(redis_url, ids)
+    check("a_drain_waiting_none_run", held, drain_jobs=drains)
     return checks

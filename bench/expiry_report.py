@@ -182,6 +182,34 @@ def render(report: dict) -> str:
             header += [f"CPU ms at {small:,}", f"at {large:,}", "ratio"]
             lines += ["", f"Growth from {small:,} to {large:,} due sessions (per session, medians):", ""]
             lines += md_table(header, rows)
+        delivered = [r for r in main.get("runs", []) if r.get("delivery")]
+        if delivered:
+            lines += [
+                "",
+                "Delivery of what the sweep wrote (the same number of workers, started once the sweep was done; "
+                "fake Twilio at 150-250 ms, TWILIO_MAX_MPS 80): seconds from the first outbox row to the last "
+                "acceptance, including the sweep itself and the workers' start.",
+                "",
+            ]
+            rows = [
+                [
+                    f"{r['sessions']:,}",
+                    r["workers"],
+                    f"{r['delivery']['messages']:,}",
+                    fmt(r["delivery"]["sweep_seconds"]),
+                    fmt(r["delivery"]["seconds"]),
+                    fmt(r["delivery"]["sustained_per_s"], 1),
+                    fmt(r["delivery"]["latency_p50_s"], 1),
+                    fmt(r["delivery"]["latency_p99_s"], 1),
+                    f"{r['delivery']['busiest_second_admitted']} / {r['delivery']['busiest_second_requests']} / "
+                    f"{r['delivery']['limit']}",
+                    r["delivery"]["duplicates"],
+                ]
+                for r in delivered
+            ]
+            header = ["due sessions", "workers", "messages", "sweep s", "all delivered s", "sent/s sustained"]
+            header += ["p50 s", "p99 s", "busiest 1 s: admitted / at Twilio / limit", "duplicates"]
+            lines += md_table(header, rows)
     experiments = report.get("experiments")
     if experiments and report.get("schema_version", 1) < 2:
         lines += [

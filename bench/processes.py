@@ -161,17 +161,21 @@ class Gunicorn:
 
 
 class RqWorkers:
-    """`count` RQ workers as the Procfile runs them (`rq worker -c jobs.rq_settings`), on `queue`."""
+    """`count` RQ workers as the Procfile runs them (`rq worker -c jobs.rq_settings`, `scheduler`: with
+    `--with-scheduler`), on `queue`."""
 
-    def __init__(self, env: dict[str, str], queue: str, count: int, tag: str, logdir: Path):
+    def __init__(
+        self, env: dict[str, str], queue: str, count: int, tag: str, logdir: Path, scheduler: bool = False
+    ):
         rq = str(Path(sys.executable).with_name("rq"))
+        extra = ["--with-scheduler"] if scheduler else []
         self.names = [f"{tag}-w{n + 1}" for n in range(count)]
         self.processes: list[subprocess.Popen] = []
         for name in self.names:
             with open(logdir / f"{name}.log", "wb") as log:
                 self.processes.append(
                     subprocess.Popen(
-                        [rq, "worker", "-c", "jobs.rq_settings", "--name", name, queue],
+                        [rq, "worker", *extra, "-c", "jobs.rq_settings", "--name", name, queue],
                         cwd=ROOT,
                         env=env,
                         stdout=log,

@@ -15,6 +15,8 @@ RENDERERS = {
     "allocation": "bench.allocation_report",
     "webhook": "bench.webhook",
     "expiry": "bench.expiry_report",
+    "outbound": "bench.outbound",
+    "outage": "bench.outage",
 }
 """Benchmark name (its results file and block) -> the module whose `render(report)` makes the block."""
 

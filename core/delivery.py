@@ -1,41 +1,60 @@
-"""Sending one outbox message, and what the provider later tells us about it.
+"""Sending one outbox message, and recording what the provider answered.
 
-The outbox row is the source of truth, not the queue: a worker first claims the row (`queued` ->
-`sending`, one conditional update, so two workers never send the same message), calls the transport
-outside any transaction (a slow provider must not hold row locks), then records the result. The queue
-layer (`jobs/`) only decides *when* to call again; how many attempts a message gets is counted here.
+The outbox row is the source of truth, not the queue: a sender first claims the row (`queued` ->
+`sending`, one conditional update, so two senders never send the same message; `core.outbox.claim_due`
+claims a batch the same way), calls the transport outside any transaction (a slow provider must not hold
+row locks), then records the result. A transient failure puts the row back to `queued` with the time of
+its next attempt (`RETRY_INTERVALS`), so the retry schedule lives in the database, not in Redis; how many
+attempts a message gets is counted here. `core.sending` runs many of these at once at the provider's rate.
 
-Delivery is at least once in one narrow case: a worker that dies after the provider accepted a message
-but before the result was recorded leaves the row `sending`; the periodic flush puts it back after a
-while and it is sent again. Twilio has no idempotency key on Messages.create to close that gap.
+An attempt whose answer never came (a timeout after the request went out, a dropped connection, a
+sender that died mid-send) is *unconfirmed*: the provider may have the message. Its next attempt first
+asks the provider (`Transport.sent_since`: messages to that recipient since the attempt began) and
+records what it finds instead of sending again. Only one message per recipient is ever in flight
+(`claim_due`), so a message found there that no outbox row knows is this one.
+
+Where a duplicate can still happen (Twilio's Messages.create takes no idempotency key; the same list is
+in docs/design.md, "Messages and the outbox"):
+- Twilio accepted the message but does not list it yet when `_find_unconfirmed` asks (its own queue is
+  behind, so the message has no send date yet): `deliver` sends it again;
+- `_find_unconfirmed` finds a message to the recipient that no outbox row knows but that is not this one
+  (another system sending from the same number, or a template whose text cannot be compared): it is
+  taken for this one, so this message is lost rather than doubled;
+- an unconfirmed last attempt that Twilio cannot be asked about is failed and alerted, never resent.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import notifications
-from core.clock import now
+from core import outbox
+from core.clock import as_utc, now
 from core.db import transaction
+from core.delivery_status import ADMIN_ALERT_KIND, alert_admin, alert_recipient, record_status
 from core.models import GroupSession, OutboundMessage, OutboundStatus
-from core.phones import InvalidPhone, normalise
+from core.outbox import Claimed
 from core.settings import Settings
-from core.texts import render
 from core.unit_of_work import Dispatch, no_dispatch, unit_of_work
+
+__all__ = ["ADMIN_ALERT_KIND", "alert_recipient", "record_status"]  # the status callback's home
 
 log = logging.getLogger(__name__)
 
 FACTORY_PO_KIND = "factory_po"
 """Outbox kind of the purchase order sent to a factory; its acceptance sets `factory_whatsapp_sent`."""
 
-ADMIN_ALERT_KIND = notifications.SEND_FAILED_ALERT.kind
-DEFAULT_MAX_ATTEMPTS = 6
+RETRY_INTERVALS = (5, 30, 120, 600, 1800)
+"""Seconds between send attempts after a transient failure (429, 5xx, network)."""
+DEFAULT_MAX_ATTEMPTS = len(RETRY_INTERVALS) + 1
+LOOKUP_CLOCK_SKEW = timedelta(minutes=2)
+"""How far the provider's clock may be behind ours when asking what it has since an attempt began."""
 
 
 class SendError(Exception):
@@ -43,11 +62,22 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Worth trying again later: rate limit, provider 5xx, network trouble."""
+    """Worth trying again later: rate limit, provider 5xx, network trouble before the request went out."""
+
+
+class UnconfirmedSendError(TransientSendError):
+    """The request went out and no answer came back: the provider may have accepted it."""
 
 
 class PermanentSendError(SendError):
     """Trying again cannot help: invalid number, outside the 24 h window, rejected content..."""
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    sid: str
+    body: str | None
+    created_at: datetime | None
 
 
 class Transport(Protocol):
@@ -58,16 +88,23 @@ class Transport(Protocol):
 
         `to` is E.164 (`+62...`); `content_variables` is a JSON object as text. With `content_sid` the
         approved template is sent and `body` is only the free-text fallback kept in the outbox.
-        Raises TransientSendError or PermanentSendError.
+        Raises TransientSendError (UnconfirmedSendError when the request may have arrived) or
+        PermanentSendError.
         """
+        ...
+
+    def sent_since(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Messages the provider has from our sender to `to`, created at `since` or later (as far as its
+        listing shows them). Raises TransientSendError when the provider cannot be asked."""
         ...
 
 
 class SendStatus:
-    SENT = "sent"  # accepted by the provider now
-    RETRY = "retry"  # transient failure, back to queued: call again later
+    SENT = "sent"  # accepted by the provider now (or found there after an unconfirmed attempt)
+    RETRY = "retry"  # transient failure, back to queued: tried again at its next attempt time
     FAILED = "failed"  # permanent failure or out of attempts; admin alerted
     SKIPPED = "skipped"  # nothing to do: already sent, being sent elsewhere, failed before, or unknown id
+    RELEASED = "released"  # given back unsent (the sender stopped): queued again, the attempt not counted
 
 
 @dataclass(frozen=True)
@@ -81,17 +118,8 @@ class SendOutcome:
     """Outbox ids added while recording (the admin alert), already handed to `dispatch`."""
 
 
-def alert_recipient(settings: Settings) -> str | None:
-    """The admin's WhatsApp number in E.164, or None (alerts then only reach the log)."""
-    if not settings.admin_whatsapp:
-        return None
-    try:
-        return normalise(settings.admin_whatsapp, settings.default_country)
-    except InvalidPhone:
-        log.error(
-            "ADMIN_WHATSAPP %r is not a phone number; alerts go to the log only", settings.admin_whatsapp
-        )
-        return None
+class SenderStopped(Exception):
+    """Raised by a `pace` callable: no send may start now (the shared rate limit cannot be reached)."""
 
 
 def send_outbox_message(
@@ -103,26 +131,10 @@ def send_outbox_message(
     dispatch: Dispatch = no_dispatch,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> SendOutcome:
-    """Claim, send and record one outbox message. Safe to call any number of times for the same id.
-
-    A message that fails for good alerts the admin (`ADMIN_WHATSAPP`); the alert is handed to `dispatch`."""
+    """Claim, send and record this one outbox message now, whatever its next attempt time. Safe to call
+    any number of times for the same id. (Senders claim due rows in batches: `core.sending`.)"""
     with transaction(db_factory) as db:
-        claimed = db.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.QUEUED)
-            .values(
-                status=OutboundStatus.SENDING,
-                attempts=OutboundMessage.attempts + 1,
-                updated_at=now(),
-            )
-            .returning(
-                OutboundMessage.to_phone,
-                OutboundMessage.body,
-                OutboundMessage.content_sid,
-                OutboundMessage.content_variables,
-                OutboundMessage.attempts,
-            )
-        ).one_or_none()
+        claimed = outbox.claim(db, message_id)
         if claimed is None:
             current = db.scalar(select(OutboundMessage.status).where(OutboundMessage.id == message_id))
     if claimed is None:
@@ -131,21 +143,83 @@ def send_outbox_message(
         else:
             log.info("outbox message %s is %s; not sending it again", message_id, current)
         return SendOutcome(message_id, SendStatus.SKIPPED, error=current and f"status {current}")
+    return deliver(db_factory, claimed, transport, settings, dispatch=dispatch, max_attempts=max_attempts)
 
-    to_phone, body, content_sid, content_variables, attempts = claimed
+
+def deliver(
+    db_factory: sessionmaker[Session],
+    claimed: Claimed,
+    transport: Transport,
+    settings: Settings,
+    *,
+    dispatch: Dispatch = no_dispatch,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    pace: Callable[[], None] | None = None,
+) -> SendOutcome:
+    """Send a claimed row and record the answer. An unconfirmed earlier attempt is looked up first;
+    `pace()` is called right before the request (the shared rate limit) and may raise SenderStopped, which
+    gives the row back unsent. A message that fails for good alerts the admin through `dispatch`."""
+    message_id, attempts = claimed.id, claimed.attempts
+    if claimed.unconfirmed_since is not None:
+        try:
+            found = _find_unconfirmed(db_factory, claimed, transport)
+        except TransientSendError as error:
+            reason = f"could not ask the provider whether an unanswered attempt arrived: {error}"
+            if attempts >= max_attempts:
+                return _record_failure(db_factory, dispatch, settings, message_id, attempts, reason)
+            return _record_retry(db_factory, message_id, attempts, reason, claimed.unconfirmed_since)
+        if found is not None:
+            log.info("outbox message %s: the unanswered attempt had arrived as %s", message_id, found)
+            return _record_accepted(db_factory, message_id, attempts, found)
+        if attempts > max_attempts:  # the last attempt was the unconfirmed one: this one only asked
+            reason = f"gave up after {attempts - 1} attempts: the last one got no answer and did not arrive"
+            return _record_failure(db_factory, dispatch, settings, message_id, attempts, reason)
     try:
-        provider_sid = transport.send(to_phone, body, content_sid, content_variables)
+        if pace is not None:
+            pace()
+    except SenderStopped:
+        release(db_factory, message_id)
+        return SendOutcome(message_id, SendStatus.RELEASED, attempts - 1)
+    started = now()
+    try:
+        provider_sid = transport.send(
+            claimed.to_phone, claimed.body, claimed.content_sid, claimed.content_variables
+        )
     except PermanentSendError as error:
         return _record_failure(db_factory, dispatch, settings, message_id, attempts, str(error))
     except Exception as error:  # noqa: BLE001 - anything else (a bug included) is retried, then alerted
         if not isinstance(error, TransientSendError):
             log.exception("outbox message %s: unexpected error from the transport", message_id)
         reason = str(error) or type(error).__name__
-        if attempts >= max_attempts:
+        unconfirmed = started if isinstance(error, UnconfirmedSendError) else None
+        if attempts >= max_attempts and unconfirmed is None:
             reason = f"gave up after {attempts} attempts: {reason}"
             return _record_failure(db_factory, dispatch, settings, message_id, attempts, reason)
-        return _record_retry(db_factory, message_id, attempts, reason)
+        return _record_retry(db_factory, message_id, attempts, reason, unconfirmed)
     return _record_accepted(db_factory, message_id, attempts, provider_sid)
+
+
+def _find_unconfirmed(
+    db_factory: sessionmaker[Session], claimed: Claimed, transport: Transport
+) -> str | None:
+    """The provider's id of this message if an unanswered attempt did arrive: a message to the same
+    recipient since that attempt began that no outbox row knows (with the same text, unless a template)."""
+    assert claimed.unconfirmed_since is not None
+    candidates = transport.sent_since(claimed.to_phone, as_utc(claimed.unconfirmed_since) - LOOKUP_CLOCK_SKEW)
+    if not candidates:
+        return None
+    with db_factory() as db:
+        known = set(
+            db.scalars(
+                select(OutboundMessage.provider_sid).where(
+                    OutboundMessage.provider_sid.in_([c.sid for c in candidates])
+                )
+            )
+        )
+    for candidate in sorted(candidates, key=lambda c: (c.created_at is None, c.created_at)):
+        if candidate.sid not in known and (claimed.content_sid or candidate.body == claimed.body):
+            return candidate.sid
+    return None
 
 
 def _record_accepted(
@@ -165,6 +239,7 @@ def _record_accepted(
                 provider_sid=provider_sid,
                 sent_at=stamp,
                 last_error=None,
+                unconfirmed_since=None,
                 updated_at=stamp,
             )
             .returning(OutboundMessage.kind, OutboundMessage.session_id)
@@ -185,14 +260,30 @@ def _record_accepted(
     return SendOutcome(message_id, SendStatus.SENT, attempts, provider_sid=provider_sid)
 
 
+def retry_delay(attempts: int) -> int:
+    """Seconds before the next attempt after `attempts` failed ones."""
+    return RETRY_INTERVALS[min(max(attempts, 1), len(RETRY_INTERVALS)) - 1]
+
+
 def _record_retry(
-    db_factory: sessionmaker[Session], message_id: int, attempts: int, reason: str
+    db_factory: sessionmaker[Session],
+    message_id: int,
+    attempts: int,
+    reason: str,
+    unconfirmed_since: datetime | None = None,
 ) -> SendOutcome:
+    stamp = now()
     with transaction(db_factory) as db:
         db.execute(
             update(OutboundMessage)
             .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.SENDING)
-            .values(status=OutboundStatus.QUEUED, last_error=reason, updated_at=now())
+            .values(
+                status=OutboundStatus.QUEUED,
+                last_error=reason,
+                unconfirmed_since=unconfirmed_since,
+                next_attempt_at=stamp + timedelta(seconds=retry_delay(attempts)),
+                updated_at=stamp,
+            )
         )
     log.warning("outbox message %s attempt %s failed, will retry: %s", message_id, attempts, reason)
     return SendOutcome(message_id, SendStatus.RETRY, attempts, error=reason)
@@ -220,123 +311,46 @@ def _record_failure(
             .returning(OutboundMessage)
         ).scalar_one_or_none()
         if message is not None:
-            _alert_admin(db, settings, message, reason)
+            alert_admin(db, settings, message, reason)
     return SendOutcome(message_id, SendStatus.FAILED, attempts, error=reason, alert_ids=alert_ids)
 
 
-def _alert_admin(db: Session, settings: Settings, message: OutboundMessage, reason: str) -> None:
-    """One alert per failed message (idempotency key `alert:<id>`); never an alert about an alert."""
-    log.error(
-        "outbox message %s (%s to %s, session %s) failed for good: %s",
-        message.id,
-        message.kind,
-        message.to_phone,
-        message.session_id,
-        reason,
-    )
-    admin_phone = alert_recipient(settings)
-    if message.kind == ADMIN_ALERT_KIND or admin_phone is None:
-        return
-    where = (
-        render("id", "admin_send_failed_session", session=message.session_id) if message.session_id else ""
-    )
-    notifications.notify(
-        db,
-        settings,
-        notifications.SEND_FAILED_ALERT,
-        key=f"alert:{message.id}",
-        to_phone=admin_phone,
-        language="id",
-        message=message.id,
-        kind=message.kind,
-        where=where,
-        to=message.to_phone,
-        reason=reason,
-    )
-
-
-# Twilio status callback values -> outbox status. `accepted`/`scheduled` are Messaging Service states.
-_PROVIDER_STATUSES = {
-    "accepted": OutboundStatus.QUEUED,
-    "scheduled": OutboundStatus.QUEUED,
-    "queued": OutboundStatus.QUEUED,
-    "sending": OutboundStatus.SENDING,
-    "sent": OutboundStatus.SENT,
-    "delivered": OutboundStatus.DELIVERED,
-    "partially_delivered": OutboundStatus.DELIVERED,
-    "read": OutboundStatus.READ,
-    "failed": OutboundStatus.FAILED,
-    "canceled": OutboundStatus.FAILED,
-    "undelivered": OutboundStatus.UNDELIVERED,
-}
-_PROGRESS = (
-    OutboundStatus.QUEUED,
-    OutboundStatus.SENDING,
-    OutboundStatus.SENT,
-    OutboundStatus.DELIVERED,
-    OutboundStatus.READ,
-)
-_FINAL = (OutboundStatus.FAILED, OutboundStatus.UNDELIVERED)
-
-
-def _sources_for(target: str) -> tuple[str, ...]:
-    """Statuses a message may move to `target` from: forward only; failed/undelivered are final and
-    cannot replace delivered/read (the message reached the phone)."""
-    if target in _FINAL:
-        return (OutboundStatus.QUEUED, OutboundStatus.SENDING, OutboundStatus.SENT)
-    return _PROGRESS[: _PROGRESS.index(target)]
-
-
-def record_status(
-    db: Session,
-    provider_sid: str,
-    status: str,
-    error_code: str | int | None = None,
-    error_message: str | None = None,
-    *,
-    settings: Settings,
-) -> bool:
-    """Apply a provider status callback. False when no outbox message has this provider id.
-
-    Runs in the caller's unit of work; a message that turns failed/undelivered enqueues the admin alert
-    in it. Repeating a callback, or one arriving out of order, changes nothing.
-    """
-    message_id = db.scalar(select(OutboundMessage.id).where(OutboundMessage.provider_sid == provider_sid))
-    if message_id is None:
-        return False
-    target = _PROVIDER_STATUSES.get((status or "").strip().lower())
-    if target is None:
-        log.warning("outbox message %s: ignoring unknown provider status %r", message_id, status)
-        return True
-    values: dict[str, object] = {"status": target, "updated_at": now()}
-    reason = None
-    if target in _FINAL:
-        reason = " ".join(str(part) for part in (error_code, error_message) if part) or f"provider: {status}"
-        values["last_error"] = reason
-    moved = db.execute(
-        update(OutboundMessage)
-        .where(OutboundMessage.id == message_id, OutboundMessage.status.in_(_sources_for(target)))
-        .values(**values)
-        .returning(OutboundMessage)
-    ).scalar_one_or_none()
-    if moved is not None and reason is not None:
-        _alert_admin(db, settings, moved, f"{status}: {reason}")
-    return True
+def release(db_factory: sessionmaker[Session], message_id: int) -> None:
+    """Give a claimed row back unsent (`sending` -> `queued`, the attempt not counted): due again now."""
+    stamp = now()
+    with transaction(db_factory) as db:
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.status == OutboundStatus.SENDING)
+            .values(
+                status=OutboundStatus.QUEUED,
+                attempts=OutboundMessage.attempts - 1,
+                next_attempt_at=stamp,
+                updated_at=stamp,
+            )
+        )
 
 
 def requeue_stale_sending(db: Session, older_than_seconds: int) -> list[int]:
-    """Rows left `sending` by a worker that died mid-send go back to `queued` (crash safety).
+    """Rows left `sending` by a sender that died go back to `queued` (crash safety), as unconfirmed
+    attempts begun when they were claimed: the provider is asked before they are sent again.
 
-    `older_than_seconds` must exceed the send job's timeout, or a slow but live send is duplicated.
+    `older_than_seconds` must exceed the longest a live send can take, or a slow send is asked about
+    (and recorded twice at worst, never sent twice).
     """
-    cutoff = now() - timedelta(seconds=older_than_seconds)
+    stamp = now()
     rows = db.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.updated_at < cutoff)
+        .where(
+            OutboundMessage.status == OutboundStatus.SENDING,
+            OutboundMessage.updated_at < stamp - timedelta(seconds=older_than_seconds),
+        )
         .values(
             status=OutboundStatus.QUEUED,
-            last_error="the worker stopped while sending; sending again",
-            updated_at=now(),
+            last_error="the sender stopped while sending; asking the provider before sending again",
+            unconfirmed_since=OutboundMessage.updated_at,
+            next_attempt_at=stamp,
+            updated_at=stamp,
         )
         .returning(OutboundMessage.id)
     )

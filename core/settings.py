@@ -104,6 +104,13 @@ class Settings:
     conversation_flow_minutes: int = 30
     vocabulary_cache_seconds: int = 5
 
+    # Outbound delivery (issues 10 and 11): the most messages one sender sends in any second, across all
+    # workers (WhatsApp's default tier is 80); how long a send waits for Twilio's answer; how many sends
+    # one drain job has in flight.
+    twilio_max_mps: int = 80
+    twilio_timeout_seconds: float = 15
+    outbox_send_threads: int = 32
+
     def __post_init__(self) -> None:
         if self.xendit_secret_key and not self.xendit_callback_token:
             # every callback would be refused, and each payment would wait for reconciliation
@@ -200,6 +207,9 @@ class Settings:
             demo_bot_number=demo_bot_number,
             conversation_flow_minutes=_int(env, "CONVERSATION_FLOW_MINUTES", 30, minimum=1),
             vocabulary_cache_seconds=_int(env, "CONVERSATION_VOCABULARY_SECONDS", 5, minimum=0),
+            twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 80, minimum=1),
+            twilio_timeout_seconds=_int(env, "TWILIO_TIMEOUT_SECONDS", 15, minimum=1),
+            outbox_send_threads=_int(env, "OUTBOX_SEND_THREADS", 32, minimum=1),
         )
 
 

@@ -266,15 +266,18 @@ def run_job(queue: Queue, function: str):
     return job.return_value()
 
 
-def enqueue_due_retries(queue: Queue) -> None:
-    """RQ's scheduler step at the time the last scheduled retry of `queue` is due: every scheduled job is
-    queued now, for the test's worker to run."""
+def enqueue_due_retries(queue: Queue, then: Callable[[], object] | None = None) -> None:
+    """RQ's scheduler step at the time the last scheduled job of `queue` is due: every scheduled job is
+    queued now, for the test's worker to run. `then` runs at that time too (the clock ticking), for work
+    that must see it: an outbox drain sends only rows whose next attempt time has come."""
     registry = queue.scheduled_job_registry
     due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
-    with time_machine.travel(due, tick=False):
+    with time_machine.travel(due, tick=then is not None):
         scheduler = RQScheduler([queue], connection=queue.connection)
         scheduler.prepare_registries([queue.name])
         scheduler.enqueue_scheduled_jobs()
+        if then is not None:
+            then()
 
 
 # --- reading rows back ---------------------------------------------------------------------------------

@@ -696,13 +696,13 @@ def test_cron_config_registers_the_periodic_jobs(monkeypatch):
     scheduler = CronScheduler(connection=fakeredis.FakeRedis())
     scheduler.load_config_from_file("jobs/cron.py")
     assert {(job.name, job.func_name, job.interval, job.queue_name) for job in scheduler.get_jobs()} == {
-        ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "default"),
-        ("deadline-reminders", "jobs.reminders.send_deadline_reminders", 60, "default"),
-        ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "default"),
-        ("factory-reminders", "jobs.expiry.remind_factories", 900, "default"),
-        ("outbox-flush", "jobs.queues.flush_outbox", 60, "default"),
-        ("payment-work", "jobs.payments.resume_payment_work", 60, "default"),
-        ("payment-reconciliation", "jobs.payments.reconcile_payments", 900, "default"),
+        ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "periodic"),
+        ("deadline-reminders", "jobs.reminders.send_deadline_reminders", 60, "periodic"),
+        ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "periodic"),
+        ("factory-reminders", "jobs.expiry.remind_factories", 900, "periodic"),
+        ("outbox-flush", "jobs.queues.flush_outbox", 15, "periodic"),
+        ("payment-work", "jobs.payments.resume_payment_work", 60, "periodic"),
+        ("payment-reconciliation", "jobs.payments.reconcile_payments", 900, "periodic"),
     }
 
 

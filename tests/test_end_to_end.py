@@ -165,13 +165,17 @@ class World:
         return builders.run_job(self.queue, "jobs.expiry.sweep_expired_sessions")
 
     def scheduled_delays(self) -> list[float]:
-        registry = self.queue.scheduled_job_registry
-        return [(registry.get_scheduled_time(j) - now()).total_seconds() for j in registry.get_job_ids()]
+        """Seconds until each waiting retry (its row's next attempt time)."""
+        return [
+            (as_utc(m.next_attempt_at) - now()).total_seconds()
+            for m in self.outbox()
+            if m.status == OutboundStatus.QUEUED and m.attempts
+        ]
 
     def run_due_retries(self) -> None:
-        """RQ's scheduler step at the time the last scheduled retry is due, then the worker."""
-        builders.enqueue_due_retries(self.queue)
-        self.work()
+        """The clock moved to when the last retry is due: RQ's scheduler step enqueues the drain the last
+        one scheduled for it (`rq worker --with-scheduler`), and the worker runs it then."""
+        builders.enqueue_due_retries(self.queue, then=self.work)
 
     # the database
     def expire(self, code: str = "GB1") -> None:
@@ -484,7 +488,7 @@ def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twi
     world.setup()
     world.join_all()
     world.work()  # the three "MOQ reached" messages go first
-    fake_twilio.script(429)  # the next request, the purchase order, is rate limited
+    fake_twilio.script(429, to=f"whatsapp:{FACTORY}")  # the next request to the factory, the purchase order
     world.expire()
 
     assert world.sweep() == {"closed": {"GB1": SessionStatus.PENDING_STOCK}, "retry_later": {}}
@@ -496,7 +500,7 @@ def test_factory_message_rate_limited_then_accepted_is_sent_once(world, fake_twi
     assert session.status == SessionStatus.PENDING_STOCK
     assert (session.factory_whatsapp_sent, session.factory_notified_at) == (False, None)
     assert world.api("GET", "/purchase-orders/PO-GB1-1")["factory_whatsapp_sent"] is False
-    [delay] = world.scheduled_delays()  # RQ's first backoff step
+    [delay] = world.scheduled_delays()  # the first backoff step
     assert 2 <= delay <= queues.RETRY_INTERVALS[0] + 0.5
     assert world.received() == MOQ_TOLD + each({"waiting_for_stock": 1})
 

@@ -1,8 +1,8 @@
-"""The outbound pipeline end to end: outbox row -> RQ job (real Redis, burst worker) -> the real twilio
-client -> a loopback fake Twilio; then status callbacks.
+"""The outbound pipeline end to end: outbox row -> a drain job (real Redis, burst worker) -> the real
+twilio client -> a loopback fake Twilio; then status callbacks.
 
-Retries are scheduled by RQ's `Retry`; tests move them along by running RQ's own scheduler step with
-its clock moved to the retry time (`time_machine`), and check the backoff delays on the way.
+A retry's time is in its outbox row (`next_attempt_at`); tests check the backoff delays there, then move
+the retries along by making them due (as if the backoff had passed) and waking a drain.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 import time_machine
 from rq import SimpleWorker
 from rq.job import Job
-from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 
 from core import outbox
@@ -86,41 +85,45 @@ def outbox_count(db_factory) -> int:
 
 
 def run_worker(send_queue) -> None:
-    SimpleWorker([send_queue], connection=send_queue.connection).work(burst=True)
+    queues_in_order = [queues.queue(name, send_queue.connection) for name in queues.QUEUE_NAMES]
+    SimpleWorker(queues_in_order, connection=send_queue.connection).work(burst=True)
 
 
-def retry_delays(send_queue) -> list[float]:
-    """Seconds from now until each scheduled retry."""
-    registry = send_queue.scheduled_job_registry
-    return [
-        (registry.get_scheduled_time(job_id) - now()).total_seconds() for job_id in registry.get_job_ids()
-    ]
+def waiting_retries(db_factory) -> list[OutboundMessage]:
+    with db_factory() as db:
+        return list(
+            db.scalars(
+                select(OutboundMessage).where(
+                    OutboundMessage.status == OutboundStatus.QUEUED, OutboundMessage.next_attempt_at > now()
+                )
+            )
+        )
 
 
-def run_due_retries(send_queue) -> int:
-    """RQ's scheduler step, run at the time the latest scheduled retry is due."""
-    registry = send_queue.scheduled_job_registry
-    job_ids = registry.get_job_ids()
-    if not job_ids:
-        return 0
-    due = max(registry.get_scheduled_time(job_id) for job_id in job_ids) + timedelta(seconds=1)
-    with time_machine.travel(due, tick=False):
-        scheduler = RQScheduler([send_queue], connection=send_queue.connection)
-        scheduler.prepare_registries([send_queue.name])
-        scheduler.enqueue_scheduled_jobs()
-    return len(job_ids)
+def retry_delays(db_factory) -> list[float]:
+    """Seconds from now until each waiting retry (the rows' next attempt times)."""
+    return [(as_utc(row.next_attempt_at) - now()).total_seconds() for row in waiting_retries(db_factory)]
 
 
-def drain(send_queue) -> list[float]:
-    """Run the worker, and each scheduled retry when due, until nothing is left; returns the delays."""
+def run_due_retries(db_factory) -> int:
+    """Every waiting retry made due, as if its backoff had passed, and a drain woken for them."""
+    ids = [row.id for row in waiting_retries(db_factory)]
+    with transaction(db_factory) as db:
+        db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(next_attempt_at=now()))
+    queues.dispatch(ids)
+    return len(ids)
+
+
+def drain(send_queue, db_factory) -> list[float]:
+    """Run the worker, and each retry when due, until nothing is left; returns the delays."""
     delays: list[float] = []
     for _ in range(10):
         run_worker(send_queue)
-        pending = retry_delays(send_queue)
+        pending = retry_delays(db_factory)
         if not pending:
             return delays
         delays.extend(pending)
-        run_due_retries(send_queue)
+        run_due_retries(db_factory)
     raise AssertionError("the outbox did not drain")
 
 
@@ -143,11 +146,11 @@ def test_rate_limited_then_accepted_sends_exactly_once(db_factory, fake_twilio, 
     row = load(db_factory, message_id)
     assert (row.status, row.attempts, row.provider_sid) == (OutboundStatus.QUEUED, 1, None)
     assert "429" in row.last_error
-    assert close_to(retry_delays(send_queue), [5])
+    assert close_to(retry_delays(db_factory), [5])
     run_worker(send_queue)  # the retry is not due yet: nothing happens
     assert len(fake_twilio.messages) == 1
 
-    run_due_retries(send_queue)
+    run_due_retries(db_factory)
     run_worker(send_queue)
 
     assert [m["response_status"] for m in fake_twilio.messages] == [429, 201]
@@ -163,7 +166,7 @@ def test_rate_limited_then_accepted_sends_exactly_once(db_factory, fake_twilio, 
     )
     assert request["account"] == fake_twilio.account_sid
     assert "ContentSid" not in request and "StatusCallback" not in request
-    assert retry_delays(send_queue) == [] and len(send_queue) == 0
+    assert retry_delays(db_factory) == [] and len(send_queue) == 0
 
 
 def test_server_error_storm_backs_off_then_sends(db_factory, fake_twilio, send_queue):
@@ -171,7 +174,7 @@ def test_server_error_storm_backs_off_then_sends(db_factory, fake_twilio, send_q
     message_id = add_message(db_factory)
 
     queues.dispatch_outbox([message_id])
-    delays = drain(send_queue)
+    delays = drain(send_queue, db_factory)
 
     assert close_to(delays, [5, 30, 120])
     assert [m["response_status"] for m in fake_twilio.messages] == [500, 503, None, 201]
@@ -185,7 +188,7 @@ def test_out_of_attempts_fails_and_alerts(db_factory, fake_twilio, send_queue):
     message_id = add_message(db_factory)
 
     queues.dispatch_outbox([message_id])
-    delays = drain(send_queue)
+    delays = drain(send_queue, db_factory)
 
     assert close_to(delays, list(queues.RETRY_INTERVALS))
     row = load(db_factory, message_id)
@@ -206,7 +209,7 @@ def test_permanent_error_fails_at_once_and_alerts_the_admin_once(db_factory, fak
     row = load(db_factory, message_id)
     assert (row.status, row.attempts, row.provider_sid) == (OutboundStatus.FAILED, 1, None)
     assert "21211" in row.last_error
-    assert retry_delays(send_queue) == []
+    assert retry_delays(db_factory) == []
     with db_factory() as db:
         alerts = db.scalars(select(OutboundMessage).where(OutboundMessage.kind == ADMIN_ALERT_KIND)).all()
     assert [(a.idempotency_key, a.to_phone, a.status) for a in alerts] == [
@@ -261,11 +264,11 @@ def test_the_same_message_dispatched_twice_is_sent_once(db_factory, fake_twilio,
     message_id = add_message(db_factory)
 
     assert queues.dispatch_outbox([message_id]) == 1
-    assert queues.dispatch_outbox([message_id, message_id]) == 0  # its job is still pending
-    assert len(send_queue) == 1
-    assert Job.fetch(queues.send_job_id(message_id), connection=send_queue.connection).args == (message_id,)
+    assert queues.dispatch_outbox([message_id, message_id]) == 1  # handed on; the drain already waiting
+    assert len(send_queue) == 1  # ...is the only job: one drain sends whatever is due
+    assert Job.fetch(send_queue.job_ids[0], connection=send_queue.connection).func_name == queues.DRAIN_JOB
     run_worker(send_queue)
-    # Once sent, a new job may run, but the outbox row stops it from sending again.
+    # Once sent, another drain may run, but the outbox row stops it from sending again.
     assert queues.dispatch_outbox([message_id]) == 1
     run_worker(send_queue)
 
@@ -280,7 +283,7 @@ def test_a_pending_retry_is_not_sent_early_by_a_second_dispatch(db_factory, fake
     queues.dispatch_outbox([message_id])
     run_worker(send_queue)
 
-    assert queues.dispatch_outbox([message_id]) == 0
+    assert queues.dispatch_outbox([message_id]) == 1  # a drain looks, and leaves it until its time
     run_worker(send_queue)
     assert len(fake_twilio.messages) == 1
 
@@ -367,7 +370,7 @@ def test_an_accepted_factory_po_marks_the_factory_notified(db_factory, fake_twil
     queues.dispatch_outbox([message_id])
     run_worker(send_queue)
     assert factory_flags(db_factory, session_id) == (False, None)  # not yet accepted
-    drain(send_queue)
+    drain(send_queue, db_factory)
 
     sent, notified_at = factory_flags(db_factory, session_id)
     row = load(db_factory, message_id)

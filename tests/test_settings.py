@@ -45,6 +45,8 @@ def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
         ({"PAYMENT_DEADLINE_HOURS": "0"}, "PAYMENT_DEADLINE_HOURS"),
         ({"PAYMENT_DEADLINE_HOURS": "8761"}, "PAYMENT_DEADLINE_HOURS"),
         ({"XENDIT_TIMEOUT_SECONDS": "0"}, "XENDIT_TIMEOUT_SECONDS"),
+        ({"TWILIO_MAX_MPS": "0"}, "TWILIO_MAX_MPS"),
+        ({"TWILIO_TIMEOUT_SECONDS": "soon"}, "TWILIO_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_values_fail_at_start_up(env, message):

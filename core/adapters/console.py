@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
+
+from core.delivery import ProviderMessage
 
 
 class ConsoleTransport:
@@ -20,3 +23,7 @@ class ConsoleTransport:
             line += f"  (template {content_sid} {content_variables or '{}'})"
         self._write(line)
         return f"CONSOLE-{uuid.uuid4().hex}"
+
+    def sent_since(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Printing always answers, so no attempt is ever unconfirmed: nothing to look up."""
+        return []

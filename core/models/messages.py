@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import now
@@ -27,13 +27,32 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
 
 
+UNSENT = f"status IN ('{OutboundStatus.QUEUED}', '{OutboundStatus.SENDING}')"
+"""Rows still to be sent, or being sent: only these are looked at when the next message is claimed."""
+
+
 class OutboundMessage(Base):
-    """The outbox: every message Laku sends on its own, sent by an RQ job, once per idempotency key."""
+    """The outbox: every message Laku sends on its own, once per idempotency key (see `core.delivery`)."""
 
     __tablename__ = "outbound_messages"
     __table_args__ = (
         CheckConstraint(one_of("status", OutboundStatus.ALL), name="status_known"),
         Index("ix_outbound_messages_status_created", "status", "created_at"),
+        # The claim: unsent rows by recipient (one at a time per buyer), and the due ones in order.
+        Index(
+            "ix_outbound_messages_unsent_recipient",
+            "to_phone",
+            "id",
+            postgresql_where=text(UNSENT),
+            sqlite_where=text(UNSENT),
+        ),
+        Index(
+            "ix_outbound_messages_unsent_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text(UNSENT),
+            sqlite_where=text(UNSENT),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,3 +71,8 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=now, onupdate=now)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    """A queued row is not claimed before this time: creation, or the retry's backoff."""
+    unconfirmed_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    """An attempt that began at this time got no answer (a timeout after the request went out, a worker
+    that died mid-send): the provider may have the message, so it is asked before anything is sent again."""
