@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from bot import admin_api, cli, context, health, http_errors, webhooks
 from core.db import session_factory
+from core.json_input import parse_json
 from core.settings import Settings
 from core.unit_of_work import Dispatch
 from jobs.queues import dispatch_outbox
@@ -22,10 +25,18 @@ def _queue_dispatch(settings: Settings) -> Dispatch:
     return dispatch
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body too deeply nested to decode is "not JSON" (a 400), not a crash."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parse_json(s, **kwargs)
+
+
 def create_app(settings: Settings | None = None, dispatch: Dispatch | None = None) -> Flask:
     """`dispatch` hands new outbox ids to the queue after each commit (tests may pass their own)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=256 * 1024)
     context.install(
         app,

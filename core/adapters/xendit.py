@@ -18,7 +18,6 @@ own `HTTPError`s for timeouts, refused and dropped connections. `classify` sorts
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from xendit.exceptions import OpenApiException
 from xendit.invoice.model.create_invoice_request import CreateInvoiceRequest
 from xendit.invoice.model.customer_object import CustomerObject
 from xendit.invoice.model.invoice_item import InvoiceItem
+
+from core.json_input import parse_json
 
 DEFAULT_API_BASE_URL = "https://api.xendit.co"
 CURRENCY = "IDR"
@@ -258,7 +259,7 @@ def parse_invoice(payload: Mapping[str, Any]) -> InvoiceInfo:
 def parse_callback(body: bytes | str) -> InvoiceInfo:
     """An invoice callback's body (`POST /webhooks/xendit/invoice`). Check the token first."""
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
     except ValueError:
         raise InvalidInvoicePayload("the callback body is not JSON") from None
     return parse_invoice(payload)
@@ -339,7 +340,7 @@ class XenditInvoices:
             finally:
                 response.release_conn()
         except XenditSdkException as error:
-            status = int(error.status) if str(error.status).isdigit() else None
+            status = int(error.status) if str(error.status).isdecimal() else None
             error_code = str(error.errorCode) if error.errorCode else None
             raise classify(status, error_code, str(error.errorMessage or "")) from error
         except urllib3.exceptions.HTTPError as error:
@@ -352,7 +353,7 @@ class XenditInvoices:
         except ValueError as error:  # an error answer that is not JSON (a gateway's HTML page...)
             raise TransientPaymentError(f"xendit error answer unreadable: {error}") from error
         try:
-            payload = json.loads(data)
+            payload = parse_json(data)
             return [parse_invoice(i) for i in payload] if many else parse_invoice(payload)
         except (ValueError, TypeError) as error:
             raise TransientPaymentError(
