@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS       ?=
 
-.PHONY: setup run chat worker migrate demo test test-sqlite lint check bench-allocation bench-webhook bench-expiry clean
+.PHONY: setup run chat worker migrate demo test test-sqlite lint check bench-allocation bench-webhook bench-expiry bench-faults clean
 
 setup: $(STAMP)
 
@@ -79,6 +79,10 @@ bench-webhook: setup
 
 bench-expiry: setup
 	$(BIN)/python -m bench.expiry $(BENCH_ARGS)
+
+# The Procfile's web command under slow clients, next to the old sync line; --candidates adds gthread, nginx.
+bench-faults: setup
+	$(BIN)/python -m bench.faults $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m jobs.embedded_redis stop 2>/dev/null
