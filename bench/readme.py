@@ -15,6 +15,7 @@ RENDERERS = {
     "allocation": "bench.allocation_report",
     "webhook": "bench.webhook",
     "expiry": "bench.expiry_report",
+    "faults": "bench.faults",
 }
 """Benchmark name (its results file and block) -> the module whose `render(report)` makes the block."""
 
