@@ -37,9 +37,8 @@ from bench import common
 from bench.faults_load import FaultClients, Phase, PhaseResult
 from bench.faults_web import CONFIGS, DESCRIPTIONS, WebFrontDoor, nginx_available
 from bench.http_load import LoadGenerator, Request
-from bench.processes import product_env
 from bench.webhook_data import phone
-from bench.webhook_scenarios import ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_BASE_URL, whatsapp
+from bench.webhook_scenarios import server_env, whatsapp
 from core import catalog
 
 NAME = "faults"
@@ -343,13 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seed(url)
         facts = common.machine_facts(url, args.redis_url)
-        env = product_env(
-            DATABASE_URL=url,
-            REDIS_URL=args.redis_url,
-            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-            ADMIN_TOKEN=ADMIN_TOKEN,
-        )
+        env = server_env(url, args.redis_url)
         with tempfile.TemporaryDirectory(prefix="laku-bench-faults-") as tmp:
             workdir = Path(tmp)
             for config in configs:

@@ -18,14 +18,13 @@ ends by its deadline, and every socket is closed before the phase reports.
 from __future__ import annotations
 
 import http.client
-import multiprocessing
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.http_load import LOOPBACK, NO_ANSWER, Request
+from bench.http_load import LOOPBACK, NO_ANSWER, Child, Request
 
 MAX_SLOW = 256
 MAX_PROBES = 5_000
@@ -202,33 +201,16 @@ def _serve(connection, host: str, port: int) -> None:
 
 
 class FaultClients:
-    """A spawned child process (it shares nothing with the parent) that runs one phase at a time."""
+    """A child process (`bench.http_load.Child`) that runs one phase at a time."""
 
     def __init__(self, host: str, port: int):
         if host not in LOOPBACK:
             raise ValueError(f"the fault benchmark only talks to loopback, not {host!r}")
-        context = multiprocessing.get_context("spawn")
-        self._parent, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, host, port), daemon=True)
-        self._process.start()
-        child.close()
+        self._child = Child(_serve, host, port, name="fault-clients")
 
     def run(self, phase: Phase) -> PhaseResult:
-        self._parent.send(phase)
         budget = phase.settle + len(phase.probes) / phase.rate + 2 * phase.timeout + 30
-        if not self._parent.poll(budget):
-            raise TimeoutError("the fault clients did not report in time")
-        result = self._parent.recv()
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return self._child.call(phase, budget, "the fault clients")
 
     def close(self) -> None:
-        try:
-            self._parent.send(None)
-        except OSError:
-            pass
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+        self._child.close()
