@@ -16,7 +16,7 @@ PYTEST_ARGS       ?=
 SECRET_KEY_FILE := instance/secret_key
 WITH_KEY := SECRET_KEY=$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE) 2>/dev/null)}
 
-.PHONY: setup run chat worker migrate demo test test-sqlite screenshots lint check bench-allocation bench-webhook bench-expiry bench-outbound bench-outage clean
+.PHONY: setup run chat worker migrate demo test test-sqlite screenshots lint check bench-allocation bench-webhook bench-expiry bench-outbound bench-outage bench-faults clean
 
 setup: $(STAMP)
 
@@ -99,6 +99,10 @@ bench-outbound: setup
 
 bench-outage: setup
 	$(BIN)/python -m bench.outage $(BENCH_ARGS)
+
+# The Procfile's web command under slow clients, next to the old sync line; --candidates adds gthread, nginx.
+bench-faults: setup
+	$(BIN)/python -m bench.faults $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m jobs.embedded_redis stop 2>/dev/null

@@ -132,24 +132,22 @@ def _serve(connection, host: str, port: int) -> None:
             connection.send(error)
 
 
-class LoadGenerator:
-    """A child process (spawned, so it shares nothing with the parent) that runs batches of requests."""
+class Child:
+    """A spawned process (it shares nothing with the parent) running `serve(connection, *args)`, which
+    answers each message it receives until it receives None; `call` sends one and waits for the answer
+    (an exception the child sent back is raised here)."""
 
-    def __init__(self, host: str, port: int):
-        if host not in LOOPBACK:
-            raise ValueError(f"the load generator only talks to loopback, not {host!r}")
+    def __init__(self, serve, *args, name: str):
         context = multiprocessing.get_context("spawn")
         self._parent, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(child, host, port), name="webhook-load", daemon=True
-        )
+        self._process = context.Process(target=serve, args=(child, *args), name=name, daemon=True)
         self._process.start()
         child.close()
 
-    def run(self, requests: list[Request], clients: int, deadline_seconds: float = 120.0) -> RunResult:
-        self._parent.send((requests, clients, deadline_seconds))
-        if not self._parent.poll(deadline_seconds + SOCKET_TIMEOUT_SECONDS + 30):
-            raise TimeoutError("the load generator did not answer in time")
+    def call(self, message, timeout: float, what: str):
+        self._parent.send(message)
+        if not self._parent.poll(timeout):
+            raise TimeoutError(f"{what} did not answer in time")
         result = self._parent.recv()
         if isinstance(result, Exception):
             raise result
@@ -164,3 +162,19 @@ class LoadGenerator:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(5)
+
+
+class LoadGenerator:
+    """A child process that runs batches of requests."""
+
+    def __init__(self, host: str, port: int):
+        if host not in LOOPBACK:
+            raise ValueError(f"the load generator only talks to loopback, not {host!r}")
+        self._child = Child(_serve, host, port, name="webhook-load")
+
+    def run(self, requests: list[Request], clients: int, deadline_seconds: float = 120.0) -> RunResult:
+        budget = deadline_seconds + SOCKET_TIMEOUT_SECONDS + 30
+        return self._child.call((requests, clients, deadline_seconds), budget, "the load generator")
+
+    def close(self) -> None:
+        self._child.close()

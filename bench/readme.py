@@ -17,6 +17,7 @@ RENDERERS = {
     "expiry": "bench.expiry_report",
     "outbound": "bench.outbound",
     "outage": "bench.outage",
+    "faults": "bench.faults",
 }
 """Benchmark name (its results file and block) -> the module whose `render(report)` makes the block."""
 

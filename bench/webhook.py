@@ -31,18 +31,17 @@ from pathlib import Path
 
 from bench import common
 from bench.http_load import LoadGenerator, Request
-from bench.processes import Gunicorn, product_env
+from bench.processes import Gunicorn
 from bench.webhook_app import PING_PATH
 from bench.webhook_data import BIG_MOQ, MIX, Sizes, phone, seed, verify
 from bench.webhook_scenarios import (
-    ADMIN_TOKEN,
-    AUTH_TOKEN,
     PUBLIC_BASE_URL,
     SEED,
     ceiling,
     growth,
     hot,
     join_statements,
+    server_env,
     sid,
     spread,
     whatsapp,
@@ -76,13 +75,7 @@ def run(args: argparse.Namespace, params: Params, url: str, workdir: Path) -> tu
     sizes = Sizes(params.spread_sessions, params.growth_small, params.growth_large, params.growth_waiting)
     log("seeding")
     seeded = seed(url, sizes)
-    env = product_env(
-        DATABASE_URL=url,
-        REDIS_URL=args.redis_url,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        ADMIN_TOKEN=ADMIN_TOKEN,
-    )
+    env = server_env(url, args.redis_url)
     threads = args.threads if args.worker_class == "gthread" else 1
     server = Gunicorn(
         "bench.webhook_app:create_bench_app()",

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.common import engine, percentile, ratio
 from bench.http_load import NO_ANSWER, NOT_SENT, LoadGenerator, Outcome, Request, RunResult
+from bench.processes import product_env
 from bench.webhook_app import PING_PATH
 from bench.webhook_data import LOT_ORDER, MIX, confirmed_in, phone
 from bot.app import create_app
@@ -26,6 +27,17 @@ AUTH_TOKEN = "bench-twilio-auth-token-0123456789"
 ADMIN_TOKEN = "bench-admin-token"
 PUBLIC_BASE_URL = "https://laku.bench.invalid"
 SEED = 20240611
+
+
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a benchmark's server: its database and Redis, signed webhooks, the admin API."""
+    return product_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        ADMIN_TOKEN=ADMIN_TOKEN,
+    )
 
 
 def sid() -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import context, serializers
-from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
+from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn, whole_number
 from bot.http_errors import error_response
 from core import catalog, closing, payment_summary, purchase_orders, session_rows, sharing
 from core.errors import Invalid, NotFound
@@ -165,10 +165,7 @@ def receive_purchase_order(code: str):
 
 @blueprint.get("/messages")
 def list_messages():
-    raw_limit = request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise Invalid("limit", "must be a whole number from 1 to 500")
-    limit = int(raw_limit)
+    limit = whole_number(request.args.get("limit", "50"), "limit", 1, 500)
     with context.db_factory()() as db:
         inbound = db.scalars(select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)).all()
         outbound = db.scalars(select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(limit)).all()

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.catalog import VariantSpec
+from core.errors import Invalid
 from core.models import Factory, GroupSession, Product
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ASCII_DIGITS = re.compile("[0-9]{1,9}")  # not str.isdigit(): it accepts "²", which int() refuses
 MAX_ID = 2**31 - 1  # the database's integer range
 
 
@@ -31,6 +33,13 @@ def _printable(value: str) -> str:
     if CONTROL.search(value):
         raise ValueError("must not contain control characters")
     return value
+
+
+def whole_number(raw: str, field: str, lowest: int, highest: int) -> int:
+    """A query parameter that must be a whole number in [lowest, highest], written in ASCII digits."""
+    if not ASCII_DIGITS.fullmatch(raw) or not lowest <= int(raw) <= highest:
+        raise Invalid(field, f"must be a whole number from {lowest} to {highest}")
+    return int(raw)
 
 
 def _iso_string(value: object) -> object:

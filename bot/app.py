@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from bot import admin_api, cli, context, dashboard, health, http_errors, payment_webhooks, webhooks
 from core.db import session_factory
+from core.json_input import parse_json
 from core.settings import Settings
 from core.unit_of_work import Dispatch
 from jobs.dispatch import QueueDispatch
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body too deeply nested to decode is "not JSON" (a 400), not a crash."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parse_json(s, **kwargs)
 
 
 def create_app(settings: Settings | None = None, dispatch: Dispatch | None = None) -> Flask:
@@ -18,6 +28,7 @@ def create_app(settings: Settings | None = None, dispatch: Dispatch | None = Non
     these settings, never raising (the periodic jobs catch up); tests may pass their own."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=256 * 1024)
     context.install(
         app,

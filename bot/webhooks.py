@@ -31,6 +31,12 @@ def clean(value: str | None) -> str:
     return NOT_XML.sub("", value or "")
 
 
+def one_line(value: str | None, limit: int) -> str:
+    """A short provider field (a status, an error code or message): cleaned, on one line, bounded; it is
+    stored, shown by the admin API and quoted in the admin's WhatsApp alert."""
+    return " ".join(clean(value).split())[:limit]
+
+
 def twiml(text: str | None, status: int = 200) -> Response:
     response = MessagingResponse()
     if text:
@@ -87,8 +93,8 @@ def delivery_status():
     if not signature_ok():
         return Response("invalid signature", status=403, mimetype="text/plain")
     message_sid = (request.form.get("MessageSid") or "").strip()
-    status = (request.form.get("MessageStatus") or "").strip().lower()
-    if not message_sid or not status:
+    status = one_line(request.form.get("MessageStatus"), 32).lower()
+    if not MESSAGE_SID.fullmatch(message_sid) or not status:
         return Response("MessageSid and MessageStatus are required", status=400, mimetype="text/plain")
     try:
         with context.unit_of_work() as db:  # an undelivered message alerts the admin
@@ -96,8 +102,8 @@ def delivery_status():
                 db,
                 message_sid,
                 status,
-                request.form.get("ErrorCode"),
-                request.form.get("ErrorMessage"),
+                one_line(request.form.get("ErrorCode"), 32) or None,
+                one_line(request.form.get("ErrorMessage"), 1000) or None,
                 settings=context.settings(),
             )
     except DBAPIError as error:

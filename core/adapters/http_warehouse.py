@@ -13,6 +13,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from core.json_input import parse_json
 from core.models import Product, Variant
 from core.warehouse import InsufficientStock, StockLine, WarehouseUnavailable
 
@@ -56,7 +57,7 @@ class HttpWarehouse:
     @staticmethod
     def _json(response: requests.Response, what: str) -> dict:
         try:
-            data = response.json()
+            data = parse_json(response.content)
         except ValueError:
             raise WarehouseUnavailable(f"{what}: answer is not JSON") from None
         if not isinstance(data, dict):

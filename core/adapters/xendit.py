@@ -19,7 +19,6 @@ own `HTTPError`s for timeouts, refused and dropped connections. `classify` sorts
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -45,6 +44,7 @@ from core.adapters.payments import (
     PermanentPaymentError,
     TransientPaymentError,
 )
+from core.json_input import parse_json
 
 DEFAULT_API_BASE_URL = "https://api.xendit.co"
 CALLBACK_TOKEN_HEADER = "x-callback-token"
@@ -129,8 +129,8 @@ def parse_invoice(payload: Mapping[str, Any]) -> InvoiceInfo:
 def parse_callback(body: bytes | str) -> InvoiceInfo:
     """An invoice callback's body (`POST /webhooks/xendit/invoice`). Check the token first."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        payload = parse_json(body)
+    except ValueError:
         raise InvalidInvoicePayload("the callback body is not JSON") from None
     return parse_invoice(payload)
 
@@ -210,7 +210,7 @@ class XenditInvoices:
             finally:
                 response.release_conn()
         except XenditSdkException as error:
-            status = int(error.status) if str(error.status).isdigit() else None
+            status = int(error.status) if str(error.status).isdecimal() else None
             error_code = str(error.errorCode) if error.errorCode else None
             raise classify(status, error_code, str(error.errorMessage or "")) from error
         except urllib3.exceptions.HTTPError as error:
@@ -223,7 +223,7 @@ class XenditInvoices:
         except ValueError as error:  # an error answer that is not JSON (a gateway's HTML page...)
             raise TransientPaymentError(f"xendit error answer unreadable: {error}") from error
         try:
-            payload = json.loads(data)
+            payload = parse_json(data)
             return [parse_invoice(i) for i in payload] if many else parse_invoice(payload)
         except (ValueError, TypeError) as error:
             raise TransientPaymentError(
