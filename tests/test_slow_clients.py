@@ -39,6 +39,7 @@ def procfile_web(settings, empty_tables, tmp_path):
         DATABASE_URL=settings.database_url,
         REDIS_URL=settings.effective_redis_url,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        SECRET_KEY=settings.secret_key,
     )
     web = WebFrontDoor("procfile", env, tmp_path)
     try:
