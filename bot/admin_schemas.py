@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.catalog import VariantSpec
+from core.errors import Invalid
 from core.models import Factory, GroupSession, Product
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -49,6 +52,17 @@ def _in_range(value: datetime) -> datetime:
     if not 2000 <= value.year <= 2999:
         raise ValueError("must be a date between the years 2000 and 2999")
     return value
+
+
+def _excess_weight(value: object) -> Decimal:
+    """A number or a decimal string. A JSON number arrives as a binary float; its shortest repr is the
+    decimal that was written (0.1 -> "0.1"), which `core.catalog` then checks and keeps exactly."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return catalog.excess_weight_from(value)
+    except Invalid as error:
+        raise ValueError(error.message) from None
 
 
 Text = Annotated[StrictStr, AfterValidator(_printable)]
@@ -84,6 +98,7 @@ class ProductIn(Strict):
     lead_lots: StrictInt = Field(default=2, ge=1, le=100)
     allocation_policy: Text = "lot_balanced"
     waitlist_enabled: StrictBool = True
+    excess_weight: Annotated[Decimal, PlainValidator(_excess_weight)] = Decimal(1)
     variants: list[VariantIn] = Field(min_length=1, max_length=50)
 
     def create(self, db: Session) -> Product:

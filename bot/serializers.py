@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.catalog import product_allocations
+from core.catalog import decimal_text, product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
 from core.models import (
@@ -50,6 +50,7 @@ def product_json(product: Product) -> dict:
         "lead_lots": product.lead_lots,
         "allocation_policy": product.allocation_policy,
         "waitlist_enabled": product.waitlist_enabled,
+        "excess_weight": decimal_text(product.excess_weight),
         "variants": [
             {"id": v.id, "size": v.size, "sku": v.sku, "units_per_lot": allocations.get(v.size)}
             for v in product.variants
@@ -91,6 +92,7 @@ def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dic
         "lead_lots": view.product.lead_lots,
         "allocation_policy": view.product.allocation_policy,
         "waitlist_enabled": view.product.waitlist_enabled,
+        "excess_weight": decimal_text(view.product.excess_weight),
         "warehouse_has_stock": session.warehouse_has_stock,
         "factory_whatsapp_sent": session.factory_whatsapp_sent,
         "grosir_units_needed": session.grosir_units_needed,
