@@ -18,7 +18,6 @@ from core.allocation import (
     admit_waiting,
     lots_needed,
     max_request,
-    rescue_at_close,
     size_availability,
 )
 
@@ -248,6 +247,23 @@ def simulate_session(
     out.confirmed = confirmed
     out.still_waiting_units = sum(request.quantity for request in waiting)
     return out
+
+
+def rescue_at_close(
+    waiting: list[WaitingRequest], confirmed_units: int, target_moq: int
+) -> list[WaitingRequest]:
+    """The product's close before settlement, kept as a comparison policy: admit waiting requests oldest
+    first until the MOQ is met, if waiting units can meet it (nothing when confirmed units already do)."""
+    if confirmed_units >= target_moq or confirmed_units + sum(r.quantity for r in waiting) < target_moq:
+        return []
+    admitted: list[WaitingRequest] = []
+    total = confirmed_units
+    for request in waiting:
+        if total >= target_moq:
+            break
+        admitted.append(request)
+        total += request.quantity
+    return admitted
 
 
 # ---------------------------------------------------------------------------------------------------------

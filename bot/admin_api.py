@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, purchase_orders, session_rows
+from core import catalog, closing, purchase_orders, session_rows, session_settlement
+from core.adapters import warehouse_for
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
 from core.session_view import load_view
@@ -51,8 +52,10 @@ def body(schema: type[BaseModel]) -> Any:
 
 
 def _session_json(db: Session, session: GroupSession) -> dict:
+    """The session with its settlement as if it closed now (read-only: nothing is written or locked)."""
     view = load_view(db, session)
-    return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id))
+    settlement = session_settlement.preview(db, session, warehouse_for(context.settings(), db))
+    return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id), settlement)
 
 
 # --- setting up -------------------------------------------------------------------------------------------

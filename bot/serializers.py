@@ -20,6 +20,7 @@ from core.models import (
     WarehouseInventory,
 )
 from core.purchase_orders import ReceiveOutcome
+from core.session_settlement import SettlementPreview
 from core.session_view import SessionView
 
 SESSION_TIMES = (
@@ -58,9 +59,30 @@ def product_json(product: Product) -> dict:
     }
 
 
-def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dict:
+def settlement_json(preview: SettlementPreview | None) -> dict | None:
+    """Settlement as if the session closed now (docs/design.md, "Settlement at close"); None once closed.
+    The dashboard reads these keys: keep them stable."""
+    if preview is None:
+        return None
+    return {
+        "reached": preview.reached,
+        "lots": preview.lots,
+        "admitted_units": dict(preview.admitted_units),
+        "excess": preview.excess,
+        "refused_units": preview.refused_units,
+        "cost": preview.cost,
+        "admitted_requests": preview.admitted_requests,
+        "not_admitted_requests": preview.not_admitted_requests,
+        "free_stock": None if preview.free_stock is None else dict(preview.free_stock),
+        "warehouse_error": preview.warehouse_error,
+    }
+
+
+def session_json(
+    view: SessionView, purchase_orders: list[PurchaseOrder], settlement: SettlementPreview | None
+) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
-    orders (code and status)."""
+    orders (code and status), and its settlement as if it closed now (`settlement_json`)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -100,6 +122,7 @@ def session_json(view: SessionView, purchase_orders: list[PurchaseOrder]) -> dic
         **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
+        "settlement": settlement_json(settlement),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core import buyers, joining, session_rows, texts
-from core.allocation import CatchUp
+from core.allocation import CatchUp, max_request
 from core.clock import format_wib, now
 from core.joining import Refusal
 from core.models import Order, ParticipantStatus, Product, Variant
@@ -23,6 +23,9 @@ def render_refusal(language: str, refusal: Refusal) -> str:
     text = texts.render(language, refusal.key, **fields)
     if refusal.key == "too_many" and fields.get("waitlist"):
         text += texts.render(language, "too_many_wait", **fields)
+        text += texts.render(
+            language, "too_many_split", rest=fields["quantity"] - fields["available"], **fields
+        )
     if refusal.key == "over_max_request":
         text += texts.render(
             language, "over_max_take" if fields["available"] else "over_max_locked", **fields
@@ -127,19 +130,9 @@ def _join(db, buyer, command, language, settings):
     session, product = result.view.session, result.view.product
     participant = result.participant
     size = db.get(Variant, participant.variant_id).size
-    if result.status == "waiting":
-        state = result.view.states[size]
-        return texts.render(
-            language,
-            "waiting" if state.locked else "waiting_by_choice",
-            size=size,
-            available=state.available,
-            code=session.code,
-            quantity=participant.quantity,
-            position=result.position,
-            catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
-        )
     ends = format_wib(session.ends_at, language)
+    if result.status == "waiting":
+        return _waiting_reply(language, result.view, size, participant.quantity, result.position, ends)
     if result.moq_just_reached:
         moq_note = texts.render(language, "joined_moq_now", ends=ends)
     elif session.ordered_units >= session.target_moq:
@@ -157,6 +150,42 @@ def _join(db, buyer, command, language, settings):
         units=session.ordered_units,
         moq=session.target_moq,
         moq_note=moq_note,
+    )
+
+
+def _waiting_reply(language: str, view: SessionView, size: str, quantity: int, position, ends: str) -> str:
+    """A request put in line: its place, what would let it in, nothing owed, settled by the deadline."""
+    code = view.session.code
+    needs = view.catch_up(size, quantity)
+    if needs is None:  # no join can make room while the session runs: only settlement at close
+        maximum = max_request(size, view.allocations, view.product.lead_lots)
+        reason = texts.render(
+            language,
+            "settlement_only_over_max" if quantity > maximum else "settlement_only_full",
+            size=size,
+            maximum=maximum,
+        )
+        return texts.render(
+            language,
+            "waiting_for_settlement",
+            size=size,
+            code=code,
+            quantity=quantity,
+            position=position,
+            reason=reason,
+            ends=ends,
+        )
+    state = view.states[size]
+    return texts.render(
+        language,
+        "waiting" if state.locked else "waiting_by_choice",
+        size=size,
+        available=state.available,
+        code=code,
+        quantity=quantity,
+        position=position,
+        catch_up=describe_catch_up(language, needs),
+        ends=ends,
     )
 
 

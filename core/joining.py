@@ -106,7 +106,8 @@ def join(
     at: datetime | None = None,
     settings: Settings | None = None,
 ) -> JoinResult:
-    """Join `quantity` units of `size`, or (waitlist on) wait for a locked size.
+    """Join `quantity` units of `size`, or (waitlist on) wait: for a locked size, or for settlement at close
+    when no join during the session can make room (larger than `T*a_v`).
 
     `wait=True` is the buyer's explicit `ANTRE`: wait for the whole request even if part of it is free.
     `settings` choose the notification templates (none given: free text).
@@ -118,16 +119,13 @@ def join(
     variant = _variant(view, size)
     state = view.states[variant.size]
     product = view.product
-    if view.allocations:
-        largest = allocation.max_request(variant.size, view.allocations, product.lead_lots)
-        if quantity > largest:
-            raise Refusal(
-                "over_max_request",
-                size=variant.size,
-                code=session.code,
-                maximum=largest,
-                available=state.available or 0,
-            )
+    # No request above T*a_v ever fits while the session runs (available_v <= T*a_v): only settlement at
+    # close can serve it (docs/design.md, "Waitlist").
+    largest = (
+        allocation.max_request(variant.size, view.allocations, product.lead_lots)
+        if view.allocations
+        else None
+    )
 
     if state.accepts(quantity):
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
@@ -138,14 +136,22 @@ def join(
         return JoinResult("joined", participant, view, moq_just_reached, admitted=admitted)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
-    if waitlist_possible and (wait or state.locked):
-        catch_up = view.catch_up(variant.size, quantity)
-        if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
-            raise Refusal("size_full_for_good", size=variant.size, code=session.code)
+    too_large = largest is not None and quantity > largest
+    if waitlist_possible and (wait or state.locked or too_large):
+        # Waits whole. A request no join can make room for (too large, or the static rule's full size) is
+        # still settled at close, so waiting is a real promise; the reply says it is decided only then.
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
         position = waiting_position(db, participant)
         return JoinResult("waiting", participant, view, position=position)
 
+    if too_large:
+        raise Refusal(
+            "over_max_request",
+            size=variant.size,
+            code=session.code,
+            maximum=largest,
+            available=state.available or 0,
+        )
     if wait and not waitlist_possible:
         raise Refusal("waitlist_off", code=session.code, size=variant.size, available=state.available or 0)
     if state.locked:
@@ -227,7 +233,8 @@ def _after_confirmed_change(
 def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Settings) -> list[Participant]:
     """Admit waiting requests that fit now (oldest first), in the caller's transaction.
 
-    Loads only the requests that could fit, not the whole line (a long line must not slow every join):
+    Requests larger than `T*a_v` are left to settlement at close and hold up nobody. Loads only the
+    requests that could fit, not the whole line (a long line must not slow every join):
     caps never fall when a size gains units, so size v can take at most `cap_v(ordered + waiting) - o_v`
     units now, hence at most that many of its oldest requests (a size's line is first come first served).
     """
@@ -257,6 +264,9 @@ def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Setti
                     Participant.session_id == session.id,
                     Participant.variant_id == variant_of[size],
                     Participant.status == ParticipantStatus.WAITING,
+                    # larger than T*a_v: only settlement can serve it, so it must not hold up the line
+                    Participant.quantity
+                    <= allocation.max_request(size, view.allocations, view.product.lead_lots),
                 )
                 .order_by(Participant.id)
                 .limit(most)

@@ -210,7 +210,11 @@ class TestWaitlist:
         assert counters(db, session.id)["M"] == (10, 0)
         assert confirmed_sums(db, session.id) == {"M": 10, "S": 5, "L": 2, "XL": 2}
         told = list(
-            db.scalars(select(OutboundMessage.to_phone).where(OutboundMessage.kind == "waitlist_admitted"))
+            db.scalars(
+                select(OutboundMessage.to_phone)
+                .where(OutboundMessage.kind == "waitlist_admitted")
+                .order_by(OutboundMessage.id)
+            )
         )
         assert told == [c.phone, d.phone]
 
@@ -249,16 +253,23 @@ class TestWaitlist:
         assert step(db, a, "M", 4, wait=True).key == "waitlist_off"
 
 
-def test_request_above_t_lots_is_refused_with_the_maximum_not_queued(db):
+def test_request_above_t_lots_waits_for_settlement_with_the_waitlist_and_is_refused_without(db):
     product = builders.product(db, builders.TSHIRT_MIX, waitlist=True)
     session = builders.session(db, product.id, code="BIG", target_moq=24)
     a = buyer(db, 1)
     db.commit()
-    refused = step(db, a, "XL", 3, code="BIG", wait=True)
+    waiting = step(db, a, "XL", 3, code="BIG")  # 3 > T * a_XL = 2: only settlement can serve it
+    assert (waiting.status, waiting.position) == ("waiting", 1)
+    db.commit()
+    assert counters(db, session.id) == {"XL": (0, 3)}
+
+    off = builders.product(db, builders.TSHIRT_MIX, sku="OFF")
+    off_session = builders.session(db, off.id, code="OFF", target_moq=24)
+    db.commit()
+    refused = step(db, a, "XL", 3, code="OFF", wait=True)
     assert (refused.key, refused.fields["maximum"]) == ("over_max_request", 2)
     db.commit()
-    assert db.scalar(select(func.count(Participant.id))) == 0
-    assert counters(db, session.id) == {}
+    assert counters(db, off_session.id) == {}
 
 
 def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both_and_the_joiner_once(db):

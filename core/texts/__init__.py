@@ -12,11 +12,11 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from core.texts import buyer, fulfilment
+from core.texts import buyer, fulfilment, settlement
 
 LANGUAGES = ("id", "en")
 CATALOGUE: dict[str, dict[str, str]] = {}
-for _part in (buyer.TEXTS, fulfilment.TEXTS):
+for _part in (buyer.TEXTS, fulfilment.TEXTS, settlement.TEXTS):
     overlap = CATALOGUE.keys() & _part.keys()
     if overlap:
         raise RuntimeError(f"text keys defined twice: {sorted(overlap)}")
