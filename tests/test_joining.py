@@ -272,6 +272,19 @@ def test_request_above_t_lots_waits_for_settlement_with_the_waitlist_and_is_refu
     assert counters(db, off_session.id) == {}
 
 
+def test_a_full_size_under_the_static_rule_waits_for_settlement_with_the_waitlist(db):
+    product = builders.product(db, builders.TWO_SIZES, sku="ST", policy="static", waitlist=True)
+    session = builders.session(db, product.id, code="ST1", target_moq=24)
+    a, b = buyer(db, 1), buyer(db, 2)
+    db.commit()
+    assert step(db, a, "M", 8, "ST1").status == "joined"  # static cap 2 * 4: M is full for good
+    waiting = step(db, b, "M", 1, "ST1")  # no join can open it, but settlement at close can serve it
+    assert (waiting.status, waiting.position) == ("waiting", 1)
+    assert waiting.view.catch_up("M", 1) is None
+    db.commit()
+    assert counters(db, session.id)["M"] == (8, 1)
+
+
 def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both_and_the_joiner_once(db):
     product = builders.product(db, builders.TWO_SIZES, sku="MOQ", waitlist=True)
     session = builders.session(db, product.id, code="WLM", target_moq=14)
