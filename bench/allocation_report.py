@@ -379,10 +379,14 @@ def plot(report: dict, path: Path) -> None:
     ratio_ax.set_xticks(range(len(cells)))
     ratio_ax.set_xticklabels([cell_label(c) for c in cells], rotation=90, fontsize=6)
     ratio_ax.set_ylabel("mean E+R / bound's min E+R", fontsize=8)
-    ratio_ax.set_title("E+R against the offline bound, cell by cell", fontsize=10)
+    title = "E+R against the offline bound, cell by cell"
     ratio_ax.grid(alpha=0.3)
     top = max((c["policies"][p.name]["ER_ratio"] or 1.0 for c in cells for p in shown), default=1.3)
-    ratio_ax.set_ylim(0.95, max(1.3, top) * 1.15)  # room for the legend above the lines
+    ceiling = min(max(1.3, top) * 1.15, 2.0)  # room for the legend; the detail is near 1
+    ratio_ax.set_ylim(0.95, ceiling)
+    if top > ceiling:
+        title += f" (axis cut at {ceiling:.1f}; the highest ratio shown is {top:.2f})"
+    ratio_ax.set_title(title, fontsize=10)
     ratio_ax.legend(fontsize=8, loc="upper left", ncols=6)
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
