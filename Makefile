@@ -12,7 +12,11 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS       ?=
 
-.PHONY: setup run chat worker migrate demo test test-sqlite lint check bench-allocation bench-webhook bench-expiry clean
+# The dashboard's SECRET_KEY on the embedded default: made once by `make run`, kept under instance/.
+SECRET_KEY_FILE := instance/secret_key
+WITH_KEY := SECRET_KEY=$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE) 2>/dev/null)}
+
+.PHONY: setup run chat worker migrate demo test test-sqlite screenshots lint check bench-allocation bench-webhook bench-expiry clean
 
 setup: $(STAMP)
 
@@ -26,16 +30,21 @@ migrate: setup
 	$(BIN)/alembic upgrade head
 
 demo: migrate
-	$(BIN)/flask laku demo
+	$(WITH_KEY) $(BIN)/flask laku demo
 
 run: setup
 	@mkdir -p instance
+	@test -s $(SECRET_KEY_FILE) || (umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $(SECRET_KEY_FILE))
 	@if [ -z "$$REDIS_URL" ]; then echo "Starting the embedded Redis: $$($(BIN)/python -m jobs.embedded_redis start)"; fi
 	$(BIN)/alembic upgrade head
-	$(BIN)/flask laku demo
+	$(WITH_KEY) $(BIN)/flask laku demo
+	@$(WITH_KEY) $(BIN)/flask laku demo-operator >/dev/null
 	@echo ""
 	@echo "================================================================================"
 	@echo " Laku Grosir is starting on http://127.0.0.1:$${PORT:-5000}  (web + worker + clock)"
+	@echo " Operator dashboard: http://127.0.0.1:$${PORT:-5000}/admin"
+	@if [ -s instance/demo-login ]; then echo "     log in as:  $$(cat instance/demo-login)   (user / password)"; \
+	  else echo "     log in with your operator account (flask laku create-operator NAME)"; fi
 	@echo " Chat with the bot from another terminal, exactly as on WhatsApp:"
 	@echo "     make chat                      (then type MENU, SESI, INFO KAOS1, IKUT KAOS1 M 2 ...)"
 	@echo " Outbound WhatsApp messages are printed here by the worker (console transport)."
@@ -44,10 +53,10 @@ run: setup
 	@echo ""
 	@trap '[ -n "$$REDIS_URL" ] || $(BIN)/python -m jobs.embedded_redis stop' EXIT; \
 	  trap 'exit 130' INT TERM; \
-	  PORT=$${PORT:-5000} $(BIN)/honcho start -f Procfile web worker clock
+	  $(WITH_KEY) PORT=$${PORT:-5000} $(BIN)/honcho start -f Procfile web worker clock
 
 chat: setup
-	$(BIN)/flask laku chat --url http://127.0.0.1:$${PORT:-5000} $(CHAT_ARGS)
+	$(WITH_KEY) $(BIN)/flask laku chat --url http://127.0.0.1:$${PORT:-5000} $(CHAT_ARGS)
 
 test: setup
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
@@ -56,6 +65,11 @@ test: setup
 # The same suite on the embedded default's SQLite (PostgreSQL-only concurrency tests are skipped).
 test-sqlite: setup
 	env -u DATABASE_URL LAKU_SQLITE_RUN=1 REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The dashboard's browser tests again, saving their screenshots for the docs (docs/screenshots/*.png).
+screenshots: setup
+	env -u DATABASE_URL LAKU_SQLITE_RUN=1 LAKU_SCREENSHOTS=docs/screenshots REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	  $(BIN)/python -m pytest -q tests/test_dashboard_browser.py
 
 lint: setup
 	$(BIN)/ruff check core bot jobs tests bench migrations

@@ -1,7 +1,7 @@
 """Expiry benchmark: real RQ workers close due sessions, with one worker and with two.
 
-`python -m bench.expiry` runs the **main** section (1,000 and 10,000 due sessions, 1 and 2 workers; about
-five minutes); `--experiments` runs the **experiments** section (a hot catalogue where both workers lock
+`python -m bench.expiry` runs the **main** section (1,000 and 10,000 due sessions, 1 and 2 workers, and the
+deadline reminders of 10,000 open sessions whose slot is due, `bench/expiry_reminders.py`; about six minutes); `--experiments` runs the **experiments** section (a hot catalogue where both workers lock
 the same inventory rows, and the cost per closed session by outcome; about three minutes). Each writes its
 section of `bench/results/expiry.json` (keeping the other) and the block in bench/README.md; `--quick` is
 a smoke run of both with tiny sizes, written to `bench/results/quick/`.
@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, expiry_reminders
 from bench.expiry_checks import verify
-from bench.expiry_data import MIX, OUTCOME_SHARES, OUTCOMES, SECOND_JOIN_SHARE, Plan, plan_sessions, seed
+from bench.expiry_data import MIX, OUTCOME_SHARES, OUTCOMES, SECOND_JOIN_SHARE, plan_sessions, seed
 from bench.expiry_report import profile_row, render, summarise
 from bench.expiry_run import SWEEP_JOB, SWEEP_JOB_TIMEOUT, timed_run
 
@@ -53,15 +53,16 @@ class Params:
     profile_large_sessions: int  # ... and of 24-32 buyers
     profile_large_buyers: tuple[int, int]
     deadline_seconds: float  # the whole command; optional runs are skipped when it is near
+    reminder_sessions: int  # main: open sessions whose reminder slot is due, swept by the reminder job
 
 
-FULL = Params((1000, 10_000), 50, (1, 2), 2, 500, 10, 2, (2, 4), 150, 30, (24, 32), 345)
-QUICK = Params((100, 200), 50, (1, 2), 0, 100, 10, 1, (2, 4), 20, 0, (24, 32), 90)
+FULL = Params((1000, 10_000), 50, (1, 2), 2, 500, 10, 2, (2, 4), 150, 30, (24, 32), 420, 10_000)
+QUICK = Params((100, 200), 50, (1, 2), 0, 100, 10, 1, (2, 4), 20, 0, (24, 32), 90, 200)
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    scenario: str  # main | hot | profile
+    scenario: str  # main | reminders | hot | profile
     sessions: int
     products: int
     workers: int
@@ -83,13 +84,18 @@ class RunSpec:
 
 def schedule(params: Params, section: str) -> list[RunSpec]:
     """`main`: 1 and 2 workers at both sizes (essential; the large size first, while the time budget is
-    fresh), then more pairs of the small size in reversed order if time is left. `experiments`: the hot
+    fresh), the reminder sweep with 1 and 2 workers (essential), then more pairs of the small size in
+    reversed order if time is left. `experiments`: the hot
     catalogue with 1 and 2 workers, alternating which runs first; then one run per outcome and set."""
     lo, hi = min(params.workers), max(params.workers)
     if section == "main":
         runs = [
             RunSpec("main", n, params.products, w, 1, True)
             for n in reversed(params.sizes)
+            for w in params.workers
+        ]
+        runs += [
+            RunSpec("reminders", params.reminder_sessions, params.products, w, 1, True)
             for w in params.workers
         ]
         for rep in range(2, 2 + params.extra_repetitions):
@@ -116,7 +122,7 @@ def run_section(
 ) -> tuple[list, list]:
     runs: list[dict] = []
     skipped: list[str] = []
-    plans: dict[tuple, Plan] = {}
+    plans: dict[tuple, Any] = {}
     ms_per_session = 15.0  # first guess for the time budget; then what the 1-worker runs show
     for spec in schedule(params, section):
         estimate = spec.sessions * ms_per_session / 1000 * (1 if spec.workers == 1 else 0.8) + 6
@@ -126,7 +132,11 @@ def run_section(
             continue
         buyers = spec.buyers or params.buyers_per_session
         key = (spec.sessions, spec.products, buyers, spec.only)
-        if key not in plans:
+        reminding = spec.scenario == "reminders"
+        key = (*key, reminding)
+        if key not in plans and reminding:
+            plans[key] = expiry_reminders.plan_reminders(spec.sessions, SEED, buyers, spec.products)
+        elif key not in plans:
             plans[key] = plan_sessions(
                 spec.sessions, SEED, buyers, spec.products, tag=spec.only or "", only=spec.only
             )
@@ -138,23 +148,32 @@ def run_section(
         plan = plans[key]
         seeded: list[float] = []
 
-        def prepare(plan: Plan = plan, seeded: list[float] = seeded) -> None:
+        def prepare(plan: Any = plan, seeded: list[float] = seeded, reminding: bool = reminding) -> None:
             started = time.perf_counter()
-            seed(url, plan)
+            (expiry_reminders.seed if reminding else seed)(url, plan)
             seeded.append(time.perf_counter() - started)
             common.vacuum_analyze(url)
 
         common.empty_tables(url)
         tag = f"bx{os.getpid()}-{section[0]}{len(runs) + 1}"
         timeout = min(SWEEP_JOB_TIMEOUT + 10, max(60.0, left() + 60))
-        run = timed_run(url, redis_url, spec.workers, spec.sessions, tag, logdir, timeout, prepare)
+        if reminding:
+            job = dict(
+                job=expiry_reminders.REMINDER_JOB,
+                done_key="reminded",
+                left_due=expiry_reminders.still_to_remind,
+            )
+        else:
+            job = {}
+        run = timed_run(url, redis_url, spec.workers, spec.sessions, tag, logdir, timeout, prepare, **job)
         returns = run.pop("_returns")
+        run["retried"] = sum(len(r["result"]["retry_later"]) for r in returns)
         run.update(scenario=spec.scenario, products=spec.products, rep=spec.rep, group=spec.group)
         run.update(only=spec.only, profile_set=spec.profile_set, buyers_per_session=list(buyers))
         run["seed_seconds"] = common.rnd(seeded[0])
         run["messages"] = plan.expected()["messages"]
         run["mean_buyers"] = statistics.fmean(s.buyers for s in plan.sessions)
-        run["checks"] = verify(url, redis_url, plan, returns)
+        run["checks"] = (expiry_reminders.verify if reminding else verify)(url, redis_url, plan, returns)
         run["checks_ok"] = (
             all(c["ok"] for c in run["checks"].values()) and not run["timed_out"] and not run["failed_jobs"]
         )
@@ -229,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                 "parameters": {
                     **asdict(params),
                     "job": SWEEP_JOB,
+                    "reminder_job": expiry_reminders.REMINDER_JOB,
+                    "reminder_outcome_shares": expiry_reminders.OUTCOME_SHARES,
+                    "reminder_opted_out_share": expiry_reminders.OPTED_OUT_SHARE,
                     "job_timeout_seconds": SWEEP_JOB_TIMEOUT,
                     "outcome_shares": OUTCOME_SHARES,
                     "lot_mix": MIX,

@@ -146,14 +146,13 @@ def phone(n: int) -> str:
     return f"+62812{10_000_000 + n:08d}"
 
 
-def seed(url: str, plan: Plan) -> None:
-    """Into empty tables (ids restarting at 1): the catalogue through `core.catalog`, the rest in bulk
-    with explicit ids (an ORM bulk INSERT ... RETURNING is quadratic here: 90 s for 10,000 sessions)."""
-    stamp = _dt.datetime.now(_dt.UTC)
+def seed_catalog(url: str, keys: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
+    """A factory and one product per key (lot mix `MIX`) through `core.catalog`: key -> (product id,
+    size -> variant id)."""
     products: dict[str, tuple[int, dict[str, int]]] = {}
     with sessions(url).begin() as db:
         maker = catalog.create_factory(db, name="Konveksi Bench", phone="+6281100000001", address="Bandung")
-        for key in plan.stock_products + plan.po_products:
+        for key in keys:
             product = catalog.create_product(
                 db,
                 factory_id=maker.id,
@@ -164,6 +163,50 @@ def seed(url: str, plan: Plan) -> None:
                 grosir_unit_size=sum(MIX.values()),
             )
             products[key] = (product.id, {v.size: v.id for v in product.variants})
+    return products
+
+
+def session_row(n: int, code: str, product_id: int, target_moq: int, units: int, ends: _dt.datetime) -> dict:
+    """A session with id `n` and `units` confirmed, open for two days until `ends`."""
+    reached = units >= target_moq
+    return {
+        "id": n,
+        "code": code,
+        "product_id": product_id,
+        "status": "moq_reached" if reached else "forming",
+        "target_moq": target_moq,
+        "price": PRICE,
+        "ordered_units": units,
+        "starts_at": ends - _dt.timedelta(days=2),
+        "ends_at": ends,
+        "moq_reached_at": ends - _dt.timedelta(hours=1) if reached else None,
+        "factory_whatsapp_sent": False,
+        "created_at": ends - _dt.timedelta(days=2),
+    }
+
+
+def participant_row(
+    session_id: int, buyer: int, variant_id: int, quantity: int, at: _dt.datetime, status: str = "confirmed"
+) -> dict:
+    """Buyer index `buyer`'s join (or waiting request) requested at `at`."""
+    return {
+        "session_id": session_id,
+        "buyer_id": buyer + 1,
+        "variant_id": variant_id,
+        "quantity": quantity,
+        "unit_price": PRICE,
+        "total": quantity * PRICE,
+        "status": status,
+        "requested_at": at,
+        "joined_at": at if status == "confirmed" else None,
+    }
+
+
+def seed(url: str, plan: Plan) -> None:
+    """Into empty tables (ids restarting at 1): the catalogue through `core.catalog`, the rest in bulk
+    with explicit ids (an ORM bulk INSERT ... RETURNING is quadratic here: 90 s for 10,000 sessions)."""
+    stamp = _dt.datetime.now(_dt.UTC)
+    products = seed_catalog(url, plan.stock_products + plan.po_products)
     with engine(url).begin() as db:
         db.execute(
             insert(Buyer.__table__),
@@ -182,23 +225,7 @@ def seed(url: str, plan: Plan) -> None:
         rows = []
         for n, s in enumerate(plan.sessions, 1):
             ends = stamp - _dt.timedelta(seconds=s.ended_seconds_ago)
-            reached = s.units >= s.target_moq
-            rows.append(
-                {
-                    "id": n,
-                    "code": s.code,
-                    "product_id": products[s.product][0],
-                    "status": "moq_reached" if reached else "forming",
-                    "target_moq": s.target_moq,
-                    "price": PRICE,
-                    "ordered_units": s.units,
-                    "starts_at": ends - _dt.timedelta(days=2),
-                    "ends_at": ends,
-                    "moq_reached_at": ends - _dt.timedelta(hours=1) if reached else None,
-                    "factory_whatsapp_sent": False,
-                    "created_at": ends - _dt.timedelta(days=2),
-                }
-            )
+            rows.append(session_row(n, s.code, products[s.product][0], s.target_moq, s.units, ends))
         db.execute(insert(GroupSession.__table__), rows)
         for table in ("buyers", "sessions"):
             db.execute(
@@ -209,19 +236,7 @@ def seed(url: str, plan: Plan) -> None:
             variants = products[s.product][1]
             for n, (buyer, size, quantity) in enumerate(s.joins):
                 at = row["starts_at"] + _dt.timedelta(minutes=n + 1)
-                participants.append(
-                    {
-                        "session_id": row["id"],
-                        "buyer_id": buyer + 1,
-                        "variant_id": variants[size],
-                        "quantity": quantity,
-                        "unit_price": PRICE,
-                        "total": quantity * PRICE,
-                        "status": "confirmed",
-                        "requested_at": at,
-                        "joined_at": at,
-                    }
-                )
+                participants.append(participant_row(row["id"], buyer, variants[size], quantity, at))
             for size, units in s.demand().items():
                 counters.append(
                     {

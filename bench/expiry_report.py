@@ -30,9 +30,7 @@ def group_stats(rs: list[dict]) -> dict:
         "lock_wait_share_median": rnd(median([r["postgres"]["lock_wait_share"] for r in rs])),
         "deadlocks_median": median([r["database_counters"]["deadlocks"] for r in rs]),
         "table_scans_per_session_median": rnd(median([r["per_session"]["table_scans"] for r in rs]), 2),
-        "retried_median": median(
-            [r["checks"]["each_session_closed_once"]["retried_then_closed"] for r in rs]
-        ),
+        "retried_median": median([r["retried"] for r in rs]),
         "left_due_median": median([r["left_due_after_timed_sweep"] or 0 for r in rs]),
         "other_load_cores_median": rnd(median([r["other_load_cores"] for r in rs]), 2),
     }

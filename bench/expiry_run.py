@@ -111,11 +111,15 @@ def timed_run(
     timeout: float,
     prepare: Callable[[], None],
     job: str = SWEEP_JOB,
+    done_key: str = "closed",
+    left_due: Callable[[str], int] = still_due,
 ) -> dict:
     """Start `workers` RQ workers on the empty database and let each sweep once (nothing is due: the
     baseline); `prepare()` seeds the due sessions; then enqueue as many sweep jobs at once (the sweep loops
     until nothing is claimable, so N jobs keep N workers busy, as overlapping cron runs would). Sessions
-    every worker left for later get one more sweep job, not timed: the next cron tick."""
+    every worker left for later (`left_due`) get one more sweep job, not timed: the next cron tick.
+    `job` is the sweep (the expiry sweep, or the reminder sweep whose result names its sessions under
+    `done_key`)."""
     from redis import Redis
     from rq import Queue
 
@@ -159,14 +163,14 @@ def timed_run(
         work_cpu = max(0.0, horse_cpu - baseline_cpu)
         returns, failures = collect(jobs, connection)
         all_returns = list(returns)
-        if finished and (left := still_due(url)):
+        if finished and (left := left_due(url)):
             follow_up["left_due_after_timed_sweep"] = left
             extra = [enqueue(0, "follow-up sweep")]
             started = time.perf_counter()
             wait_for_jobs(extra, 120)
             follow_up["follow_up_seconds"] = rnd(time.perf_counter() - started)
             more, more_failures = collect(extra, connection)
-            follow_up["follow_up_closed"] = sum(len(r["result"]["closed"]) for r in more)
+            follow_up["follow_up_closed"] = sum(len(r["result"][done_key]) for r in more)
             all_returns += more
             failures += more_failures
         elif finished:
@@ -211,7 +215,7 @@ def timed_run(
             job_seconds=rnd(max(r["ended"] for r in returns) - start),
             per_worker=[
                 {
-                    "closed": len(r["result"]["closed"]),
+                    "closed": len(r["result"][done_key]),
                     "left_for_later": len(r["result"]["retry_later"]),
                     "job_seconds": rnd(r["ended"] - r["started"]),
                     "late_start_ms": rnd(1000 * (r["started"] - start), 1),

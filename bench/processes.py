@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -89,6 +90,7 @@ def product_env(**overrides: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("TWILIO_", "WAREHOUSE_")) and k not in ("ADMIN_WHATSAPP",)
     }
+    env.setdefault("SECRET_KEY", secrets.token_hex(32))  # the app refuses to start on PostgreSQL without one
     env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **overrides)
     return env
 

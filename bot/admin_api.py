@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn
 from bot.http_errors import error_response
-from core import catalog, closing, purchase_orders, session_rows, session_settlement
+from core import catalog, closing, payment_summary, purchase_orders, session_rows, session_settlement, sharing
 from core.adapters import warehouse_for
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
@@ -51,11 +51,17 @@ def body(schema: type[BaseModel]) -> Any:
     return schema.model_validate(data)
 
 
-def _session_json(db: Session, session: GroupSession) -> dict:
-    """The session with its settlement as if it closed now (read-only: nothing is written or locked)."""
+def session_payload(db: Session, session: GroupSession) -> dict:
+    """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree. Its
+    settlement is as if the session closed now: read-only, nothing is written or locked."""
     view = load_view(db, session)
-    settlement = session_settlement.preview(db, session, warehouse_for(context.settings(), db))
-    return serializers.session_json(view, purchase_orders.purchase_orders_of(db, session.id), settlement)
+    return serializers.session_json(
+        view,
+        purchase_orders.purchase_orders_of(db, session.id),
+        payment_summary.session_totals(db, session.id),
+        sharing.session_referrals(db, session.id),
+        session_settlement.preview(db, session, warehouse_for(context.settings(), db)),
+    )
 
 
 # --- setting up -------------------------------------------------------------------------------------------
@@ -84,7 +90,7 @@ def create_product():
 @blueprint.post("/sessions")
 def create_session():
     data = body(SessionIn)
-    return _created(lambda db: _session_json(db, data.create(db)))
+    return _created(lambda db: session_payload(db, data.create(db)))
 
 
 @blueprint.put("/inventory/<sku>")
@@ -105,7 +111,22 @@ def get_session(code: str):
         session = session_rows.find_session(db, code)
         if session is None:
             raise NotFound("code", f"no session {session_rows.normal_code(code)}")
-        return jsonify(_session_json(db, session))
+        return jsonify(session_payload(db, session))
+
+
+@blueprint.get("/referrals")
+def list_referrals():
+    """`?session=<code>`: who brought whom into the session, and its top sharers."""
+    code = request.args.get("session", "")
+    if not code or CONTROL.search(code) or len(code) > 64:
+        raise Invalid("session", "give the session code: /referrals?session=<code>")
+    with context.db_factory()() as db:
+        session = session_rows.find_session(db, code)
+        if session is None:
+            raise NotFound("session", f"no session {session_rows.normal_code(code)}")
+        summary = sharing.session_referrals(db, session.id, top=sharing.TOP_SHARERS)
+        rows = sharing.referral_rows(db, session.id)
+        return jsonify(serializers.referral_list_json(session, summary, rows))
 
 
 @blueprint.post("/sessions/<code>/close")

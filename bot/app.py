@@ -6,24 +6,16 @@ import logging
 
 from flask import Flask
 
-from bot import admin_api, cli, context, health, http_errors, webhooks
+from bot import admin_api, cli, context, dashboard, health, http_errors, payment_webhooks, webhooks
 from core.db import session_factory
 from core.settings import Settings
 from core.unit_of_work import Dispatch
-from jobs.queues import dispatch_outbox
-
-
-def _queue_dispatch(settings: Settings) -> Dispatch:
-    """New outbox ids to RQ, on the Redis of these settings (never raises: the outbox flush catches up)."""
-
-    def dispatch(message_ids: list[int]) -> object:
-        return dispatch_outbox(message_ids, settings=settings)
-
-    return dispatch
+from jobs.dispatch import QueueDispatch
 
 
 def create_app(settings: Settings | None = None, dispatch: Dispatch | None = None) -> Flask:
-    """`dispatch` hands new outbox ids to the queue after each commit (tests may pass their own)."""
+    """`dispatch` hands new outbox ids (and follow-ups) to the queue after each commit, on the Redis of
+    these settings, never raising (the periodic jobs catch up); tests may pass their own."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=256 * 1024)
@@ -32,13 +24,15 @@ def create_app(settings: Settings | None = None, dispatch: Dispatch | None = Non
         context.Laku(
             settings=settings,
             db_factory=session_factory(settings.database_url),
-            dispatch=_queue_dispatch(settings) if dispatch is None else dispatch,
+            dispatch=QueueDispatch(settings) if dispatch is None else dispatch,
         ),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(payment_webhooks.blueprint)
     app.register_blueprint(health.blueprint)
     admin_api.register(app)
+    dashboard.register(app, settings)
     http_errors.register(app)
     cli.register(app)
     return app

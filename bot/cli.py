@@ -7,6 +7,8 @@ you type behaves exactly as a WhatsApp message would.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,16 +25,19 @@ from twilio.request_validator import RequestValidator
 
 from bot import context
 from bot.admin_schemas import ProductIn
-from core import catalog, closing, purchase_orders
+from core import catalog, closing, operators, purchase_orders
 from core.catalog import VariantSpec
 from core.clock import now
 from core.errors import DomainError
 from core.models import Factory
 from core.phones import InvalidPhone, normalise
+from core.settings import INSTANCE_DIR
 
 laku = AppGroup("laku", help="Laku Grosir setup and tools.")
 
 DEMO_FACTORY_PHONE = "+6281100000001"
+DEMO_OPERATOR = "admin"
+DEMO_LOGIN_FILE = INSTANCE_DIR / "demo-login"
 DEMO_PRODUCTS = (  # session code, product, SKU, price, units per lot by size, MOQ
     ("KAOS1", "Kaos Polos Cotton Combed 30s", "KAOS30S", 45_000, {"S": 2, "M": 5, "L": 4, "XL": 1}, 24),
     ("FLANEL1", "Kemeja Flanel", "FLANEL", 120_000, {"S": 4, "M": 4, "L": 4, "XL": 4}, 16),
@@ -77,6 +82,58 @@ def demo(days: int) -> None:
     with context.unit_of_work() as db:
         codes = load_demo(db, days)
     click.echo(f"Demo sessions created: {', '.join(codes)}" if codes else "Demo data already loaded.")
+
+
+@laku.command("create-operator")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="LAKU_OPERATOR_PASSWORD",
+    help="Asked for when not given (or LAKU_OPERATOR_PASSWORD); at least 10 characters.",
+)
+@click.option("--reset", is_flag=True, help="Give an existing operator a new password (ends their sessions).")
+def create_operator(username: str, password: str, reset: bool) -> None:
+    """A dashboard account (/admin). The password is stored only as an Argon2id hash."""
+    with _refusals_exit(), context.unit_of_work() as db:
+        operator = operators.find_operator(db, username) if reset else None
+        if reset and operator is None:
+            raise click.ClickException(f"username: no operator {operators.normal_username(username)}")
+        if operator is not None:
+            operators.set_password(db, operator, password)
+        else:
+            operator = operators.create_operator(db, username=username, password=password)
+    click.echo(f"operator {operator.username}: {'new password set' if reset else 'created'}")
+
+
+@laku.command("demo-operator")
+@click.option(
+    "--login-file", type=click.Path(dir_okay=False), default=str(DEMO_LOGIN_FILE), show_default=True
+)
+def demo_operator(login_file: str) -> None:
+    """The embedded default's dashboard login: creates `admin` with a random password the first time and
+    keeps that login in LOGIN_FILE (readable by this user only) so `make run` can print it every time."""
+    with context.unit_of_work() as db:
+        operator = operators.find_operator(db, DEMO_OPERATOR)
+        password = None
+        if operator is None:
+            password = secrets.token_urlsafe(12)
+            operators.create_operator(db, username=DEMO_OPERATOR, password=password)
+            descriptor = os.open(login_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(f"{DEMO_OPERATOR} / {password}\n")
+        elif os.path.exists(login_file):
+            stored = open(login_file).read().strip().partition(" / ")[2]
+            if operators.password_matches(operator, stored):
+                password = stored
+            else:
+                os.remove(login_file)  # the password was changed since: the file no longer tells the truth
+    if password is None:
+        click.echo(f"Dashboard: log in as {DEMO_OPERATOR} with the password you set.")
+    else:
+        click.echo(f"Dashboard login: {DEMO_OPERATOR} / {password}")
 
 
 @laku.command("create-factory")
@@ -164,13 +221,24 @@ def _reply_text(twiml: str) -> str:
     except ElementTree.ParseError:
         return twiml
     messages = [m.findtext("Body") or (m.text or "") for m in root.iter("Message")]
-    return "\n".join(messages) if messages else "(no reply)"
+    return "\n".join(messages) if messages else NO_REPLY
+
+
+NO_REPLY = "(no text reply: a list or buttons went out as a WhatsApp message; the worker prints it)"
+TAP = "tap "  # `tap IKUT KAOS1 M`: a tapped button or list item, its id as the payload
 
 
 def send_chat_message(
-    url: str, phone: str, name: str, text: str, auth_token: str | None, signed_base: str | None
+    url: str,
+    phone: str,
+    name: str,
+    text: str,
+    auth_token: str | None,
+    signed_base: str | None,
+    payload: str | None = None,
 ):
-    """Post one message to the webhook the way Twilio does (form fields, optional signature)."""
+    """Post one message to the webhook the way Twilio does (form fields, optional signature); `payload` is
+    a tapped button's id (`ButtonPayload`)."""
     form = {
         "MessageSid": "SM" + uuid.uuid4().hex,
         "AccountSid": "AClocalchat",
@@ -181,6 +249,8 @@ def send_chat_message(
         "Body": text,
         "NumMedia": "0",
     }
+    if payload:
+        form["ButtonPayload"] = payload
     endpoint = url.rstrip("/") + "/webhooks/twilio/whatsapp"
     headers = {}
     if auth_token:
@@ -204,14 +274,22 @@ def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
         raise click.ClickException(str(error)) from None
 
     def send(text: str) -> None:
+        payload = text[len(TAP) :].strip() if text.lower().startswith(TAP) else None
         try:
             status, reply = send_chat_message(
-                url, e164, name, text, settings.twilio_auth_token, settings.public_base_url
+                url,
+                e164,
+                name,
+                payload or text,
+                settings.twilio_auth_token,
+                settings.public_base_url,
+                payload,
             )
         except requests.RequestException as error:
             raise click.ClickException(
                 f"the bot at {url} is not answering ({error}); is `make run` running?"
             ) from None
+        reply = reply.replace("\n", "\n     ")  # continuation lines (a numbered list) under the first
         click.echo(f"[{status}] bot> {reply}\n" if status != 200 else f"bot> {reply}\n")
 
     if message:
@@ -219,7 +297,10 @@ def chat(phone: str, name: str, url: str, message: tuple[str, ...]) -> None:
             click.echo(f"{e164}> {text}")
             send(text)
         return
-    click.echo(f"Chatting as {name} ({e164}) with {url}. Type MENU to start, Ctrl-D to quit.")
+    click.echo(
+        f"Chatting as {name} ({e164}) with {url}. Type MENU to start, Ctrl-D to quit.\n"
+        f"Answer a numbered list with its number; `{TAP}IKUT KAOS1 M` taps a button or list item."
+    )
     while True:
         try:
             text = input(f"{e164}> ")

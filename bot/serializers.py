@@ -11,10 +11,13 @@ from core.catalog import decimal_text, product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
 from core.models import (
+    Buyer,
     Factory,
     GroupSession,
     InboundMessage,
+    Order,
     OutboundMessage,
+    Participant,
     Product,
     PurchaseOrder,
     WarehouseInventory,
@@ -22,6 +25,7 @@ from core.models import (
 from core.purchase_orders import ReceiveOutcome
 from core.session_settlement import SettlementPreview
 from core.session_view import SessionView
+from core.sharing import ReferralRow, ReferralSummary
 
 SESSION_TIMES = (
     "starts_at ends_at moq_reached_at warehouse_check_at factory_notified_at stock_received_at "
@@ -79,10 +83,17 @@ def settlement_json(preview: SettlementPreview | None) -> dict | None:
 
 
 def session_json(
-    view: SessionView, purchase_orders: list[PurchaseOrder], settlement: SettlementPreview | None
+    view: SessionView,
+    purchase_orders: list[PurchaseOrder],
+    payments: dict[str, dict[str, int]] | None = None,
+    referrals: ReferralSummary | None = None,
+    settlement: SettlementPreview | None = None,
 ) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
-    orders (code and status), and its settlement as if it closed now (`settlement_json`)."""
+    orders (code and status), its orders' payments (`core.payment_summary.session_totals`: paid,
+    pending, expired and review, each with orders and amount in rupiah; all zero without online payment),
+    the friends its buyers brought in (`core.sharing.session_referrals`: count and top sharers), and its
+    settlement as if it closed now (`settlement_json`; null once closed)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -123,6 +134,27 @@ def session_json(
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
         "settlement": settlement_json(settlement),
+        "payments": payments,
+        "referrals": None if referrals is None else referrals_json(referrals),
+    }
+
+
+def referrals_json(summary: ReferralSummary) -> dict:
+    return {
+        "count": summary.count,
+        "top_sharers": [{"phone": s.phone, "name": s.name, "count": s.count} for s in summary.top_sharers],
+    }
+
+
+def referral_list_json(session: GroupSession, summary: ReferralSummary, rows: list[ReferralRow]) -> dict:
+    """GET /referrals?session=<code>: the summary and every referral, oldest first."""
+    return {
+        "session": session.code,
+        **referrals_json(summary),
+        "referrals": [
+            {"sharer": r.sharer_phone, "referred": r.referred_phone, "created_at": iso(r.created_at)}
+            for r in rows
+        ],
     }
 
 
@@ -175,33 +207,65 @@ def inventory_json(sku: str, row: WarehouseInventory) -> dict:
     }
 
 
-def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]) -> dict:
+def inbound_json(message: InboundMessage) -> dict:
     return {
-        "inbound": [
-            {
-                "message_sid": m.message_sid,
-                "from": m.from_phone,
-                "body": m.body,
-                "command": m.command,
-                "reply": m.reply,
-                "received_at": iso(m.received_at),
-            }
-            for m in inbound
-        ],
-        "outbound": [
-            {
-                "id": m.id,
-                "to": m.to_phone,
-                "kind": m.kind,
-                "body": m.body,
-                "content_sid": m.content_sid,
-                "status": m.status,
-                "provider_sid": m.provider_sid,
-                "attempts": m.attempts,
-                "last_error": m.last_error,
-                "created_at": iso(m.created_at),
-                "sent_at": iso(m.sent_at),
-            }
-            for m in outbound
-        ],
+        "message_sid": message.message_sid,
+        "from": message.from_phone,
+        "body": message.body,
+        "command": message.command,
+        "reply": message.reply,
+        "received_at": iso(message.received_at),
+    }
+
+
+def outbound_json(message: OutboundMessage) -> dict:
+    return {
+        "id": message.id,
+        "to": message.to_phone,
+        "kind": message.kind,
+        "body": message.body,
+        "content_sid": message.content_sid,
+        "status": message.status,
+        "provider_sid": message.provider_sid,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "created_at": iso(message.created_at),
+        "sent_at": iso(message.sent_at),
+    }
+
+
+def messages_json(inbound: list[InboundMessage], outbound: list[OutboundMessage]) -> dict:
+    return {"inbound": [inbound_json(m) for m in inbound], "outbound": [outbound_json(m) for m in outbound]}
+
+
+def _buyer_json(buyer: Buyer) -> dict:
+    return {"phone": buyer.phone, "name": buyer.name}
+
+
+def participant_json(participant: Participant) -> dict:
+    """One join or waiting request, with its buyer (the dashboard's buyers and waiting line)."""
+    return {
+        "id": participant.id,
+        "buyer": _buyer_json(participant.buyer),
+        "size": participant.variant.size,
+        "quantity": participant.quantity,
+        "total": participant.total,
+        "status": participant.status,
+        "requested_at": iso(participant.requested_at),
+        "joined_at": iso(participant.joined_at),
+    }
+
+
+def order_json(order: Order) -> dict:
+    participant = order.participant
+    return {
+        "code": order.code,
+        "buyer": _buyer_json(participant.buyer),
+        "size": participant.variant.size,
+        "quantity": order.quantity,
+        "amount_due": order.amount_due,
+        "delivery_address": order.delivery_address,
+        "needs_address": order.needs_address,
+        "status": order.status,
+        "created_at": iso(order.created_at),
     }

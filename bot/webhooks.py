@@ -74,7 +74,8 @@ def inbound_whatsapp():
         from_address=sender,
         body=clean(form.get("Body")),
         profile_name=clean(form.get("ProfileName")) or None,
-        button_payload=clean(form.get("ButtonPayload")) or None,
+        # a tapped quick-reply button, or an item picked from a list (the guided flow's options)
+        button_payload=clean(form.get("ButtonPayload")) or clean(form.get("ListId")) or None,
     )
     laku = context.laku()
     reply = conversation.receive(laku.db_factory, laku.dispatch, inbound, laku.settings)

@@ -6,13 +6,11 @@ a `Refusal` from the join service is rendered by `render_refusal` after the save
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from core import buyers, joining, session_rows, texts
+from core import buyer_preferences, buyers, joining, payment_summary, session_rows, sharing, texts
 from core.allocation import CatchUp, max_request
 from core.clock import format_wib, now
 from core.joining import Refusal
-from core.models import Order, ParticipantStatus, Product, Variant
+from core.models import ParticipantStatus, Product, Variant
 from core.session_view import SessionView, is_open, load_view
 
 
@@ -114,31 +112,45 @@ def _info(db, buyer, command, language, settings):
     session = session_rows.find_session(db, command.code)
     if session is None:
         raise Refusal("unknown_session", code=session_rows.normal_code(command.code))
-    return describe_session(language, load_view(db, session))
+    text = describe_session(language, load_view(db, session))
+    if not is_open(session, now()):
+        return text
+    return sharing.with_share_line(text, db, buyer, session.code, language, settings)
 
 
 def _join(db, buyer, command, language, settings):
+    """The join (`_join_reply`), then what sharing adds: the sharer's credit for a join carrying a referral
+    tag, and the buyer's own share prompt under the reply (`core.sharing.after_join`)."""
+    before = sharing.join_mark(db, buyer, command.code)
+    reply = _join_reply(db, buyer, command, language, settings)
+    return sharing.after_join(db, buyer, command.code, command.referral, before, reply, language, settings)
+
+
+def _join_reply(db, buyer, command, language, settings):
+    """One size: the reply as it always was. Several (`IKUT KAOS1 M 2, L 1`): one join under one lock, and
+    a line per size saying what was confirmed, what waits and what was refused."""
+    wait = command.name == "wait"
+    if len(command.lines) > 1:
+        lines = [(line.size, line.quantity) for line in command.lines]
+        outcomes = joining.join_lines(
+            db, session_code=command.code, buyer=buyer, lines=lines, wait=wait, settings=settings
+        )
+        return _several_sizes(db, language, command.code, lines, outcomes)
     result = joining.join(
         db,
         session_code=command.code,
         buyer=buyer,
         size=command.size,
         quantity=command.quantity,
-        wait=command.name == "wait",
+        wait=wait,
         settings=settings,
     )
     session, product = result.view.session, result.view.product
     participant = result.participant
     size = db.get(Variant, participant.variant_id).size
-    ends = format_wib(session.ends_at, language)
     if result.status == "waiting":
+        ends = format_wib(session.ends_at, language)
         return _waiting_reply(language, result.view, size, participant.quantity, result.position, ends)
-    if result.moq_just_reached:
-        moq_note = texts.render(language, "joined_moq_now", ends=ends)
-    elif session.ordered_units >= session.target_moq:
-        moq_note = texts.render(language, "joined_moq_already", ends=ends)
-    else:
-        moq_note = ""
     return texts.render(
         language,
         "joined",
@@ -149,7 +161,7 @@ def _join(db, buyer, command, language, settings):
         total=texts.rupiah(participant.total),
         units=session.ordered_units,
         moq=session.target_moq,
-        moq_note=moq_note,
+        moq_note=_moq_note(language, result),
     )
 
 
@@ -189,6 +201,65 @@ def _waiting_reply(language: str, view: SessionView, size: str, quantity: int, p
     )
 
 
+def _moq_note(language: str, result: joining.JoinResult) -> str:
+    session = result.view.session
+    ends = format_wib(session.ends_at, language)
+    if result.moq_just_reached:
+        return texts.render(language, "joined_moq_now", ends=ends)
+    if session.ordered_units >= session.target_moq:
+        return texts.render(language, "joined_moq_already", ends=ends)
+    return ""
+
+
+def _several_sizes(db, language, code, lines, outcomes) -> str:
+    results = [outcome for outcome in outcomes if isinstance(outcome, joining.JoinResult)]
+    if results:
+        view = results[0].view
+    else:  # every size refused: the session as it stands
+        found = session_rows.find_session(db, code)
+        assert found is not None  # join_lines refuses an unknown session as a whole
+        view = load_view(db, found)
+    session = view.session
+    parts = [texts.render(language, "joined_lines_header", code=session.code, product=view.product.name)]
+    for (size, quantity), outcome in zip(lines, outcomes, strict=True):
+        if isinstance(outcome, Refusal):
+            reason = render_refusal(language, outcome).replace("\n", " ")
+            parts.append(texts.render(language, "refused_line", size=size, quantity=quantity, reason=reason))
+        elif outcome.status == "waiting":
+            size = outcome.participant.variant.size
+            needs = view.catch_up(size, outcome.participant.quantity)
+            parts.append(
+                texts.render(
+                    language,
+                    "waiting_line" if needs is not None else "waiting_line_at_close",  # settled at close
+                    size=size,
+                    quantity=quantity,
+                    position=outcome.position,
+                    catch_up=describe_catch_up(language, needs),
+                )
+            )
+        else:
+            total = texts.rupiah(outcome.participant.total)
+            parts.append(texts.render(language, "joined_line", size=size, quantity=quantity, total=total))
+    if any(r.status == "waiting" for r in results):
+        ends = format_wib(session.ends_at, language)
+        parts.append(texts.render(language, "waiting_lines_settled_by", ends=ends))
+    joined = [r for r in results if r.status == "joined"]
+    if joined:
+        parts.append(
+            texts.render(
+                language,
+                "joined_lines_footer",
+                total=texts.rupiah(sum(r.participant.total for r in joined)),
+                units=session.ordered_units,
+                moq=session.target_moq,
+                moq_note=_moq_note(language, joined[0]),
+                code=session.code,
+            )
+        )
+    return "\n".join(parts)
+
+
 def _leave(db, buyer, command, language, settings):
     result = joining.leave(db, session_code=command.code, buyer=buyer, settings=settings)
     withdrawn_note = (
@@ -208,13 +279,16 @@ def _leave(db, buyer, command, language, settings):
 def _status(db, buyer, command, language, settings):
     participations = session_rows.buyer_participations(db, buyer)
     if not participations:
-        return texts.render(language, "status_none")
+        extra = buyer_preferences.status_lines(db, buyer, language, joined=False)
+        return "\n".join([texts.render(language, "status_none"), *extra])
     lines = [texts.render(language, "status_header")]
+    orders = payment_summary.payments_by_participant(db, (p.id for p in participations))
     for participant in participations:
         session = participant.session
-        order_code = db.scalar(select(Order.code).where(Order.participant_id == participant.id))
-        if order_code:
+        if participant.id in orders:
+            order_code, payment = orders[participant.id]
             state = texts.render(language, "state_ordered", order=order_code)
+            state += payment_summary.describe(language, payment)
         elif participant.status == ParticipantStatus.WAITING:
             state = texts.render(
                 language, "state_waiting", position=session_rows.waiting_position(db, participant)
@@ -234,6 +308,7 @@ def _status(db, buyer, command, language, settings):
                 session_status=texts.render(language, f"session_status_{session.status}"),
             )
         )
+    lines += buyer_preferences.status_lines(db, buyer, language, joined=True)
     return "\n".join(lines)
 
 
@@ -254,4 +329,6 @@ HANDLERS = {
     "leave": _leave,
     "status": _status,
     "address": _address,
+    "stop": buyer_preferences.set_reminders,
+    "start": buyer_preferences.set_reminders,
 }

@@ -6,7 +6,6 @@ Used by the admin API, the CLI and the demo data alike.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +27,9 @@ from core.models import (
     WarehouseInventory,
 )
 from core.phones import InvalidPhone, normalise
+from core.understanding import SIZE, session_code_problem
+from core.vocabulary import forget as forget_vocabulary
 
-CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-SIZE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9/.-]{0,19}$")
 MAX_EXCESS_WEIGHT = Decimal(1000)
 EXCESS_WEIGHT_PLACES = 4  # the column is NUMERIC(10, 4)
 
@@ -92,7 +91,7 @@ def create_product(
         raise Invalid("variants", "a product needs at least one size")
     sizes = [v.size.strip().upper() for v in variants]
     for index, size in enumerate(sizes):
-        if not SIZE_PATTERN.match(size):
+        if not SIZE.match(size):
             raise Invalid(f"variants.{index}.size", f"{variants[index].size!r} is not a valid size label")
     if len(set(sizes)) != len(sizes):
         raise Invalid("variants", "size labels must be unique")
@@ -207,8 +206,9 @@ def create_session(
         raise Invalid("price", "must be zero or more whole rupiah")
     if code is not None:
         code = code.strip().upper()
-        if not CODE_PATTERN.match(code):
-            raise Invalid("code", "2-32 letters, digits or dashes")
+        problem = session_code_problem(code)  # a code must not read as a size, a quantity, a command...
+        if problem:
+            raise Invalid("code", problem)
         if db.scalar(select(GroupSession.id).where(GroupSession.code == code)) is not None:
             raise Conflict("code", f"session {code} already exists")
     session = GroupSession(
@@ -223,6 +223,7 @@ def create_session(
     )
     db.add(session)
     db.flush()
+    forget_vocabulary()  # buyers of this process can name the new session at once
     return session
 
 

@@ -124,7 +124,8 @@ def close_session(
     assert plan.lots == settlement.lots, (
         f"stock plan orders {plan.lots} lots, settlement chose {settlement.lots}"
     )
-    if any(plan.hold.values()):
+    held_per_order = plan.from_stock and settings.online_payment  # by create_orders, under each order's key
+    if any(plan.hold.values()) and not held_per_order:
         warehouse.reserve(product, lines_for(product.variants, plan.hold), key=hold_key(session.id, "close"))
 
     if plan.from_stock:
@@ -139,11 +140,11 @@ def close_session(
             closed_at=at,
             last_error=None,
         )
-        orders = create_orders(db, settings, session, product, at)
+        orders = create_orders(db, settings, session, product, at, warehouse)
         return CloseOutcome(
             session.code,
             SessionStatus.ORDERS_CREATED,
-            orders=orders,
+            orders=len(orders),
             admitted=admitted,
             not_admitted=not_admitted,
         )

@@ -1,8 +1,14 @@
 """One inbound WhatsApp message -> stored once -> one command -> one reply text.
 
-The inbound row, the command's writes and the reply are one unit of work, so a message is either fully
-handled with its reply stored, or not at all. A redelivered `MessageSid` gets the stored reply back and
-changes nothing. A refused command is rolled back to a savepoint: only the inbound row remains.
+The sender is looked up by phone first (a factory's SIAP/TOLAK/KIRIM read as its commands), then the
+message is read with the open sessions' vocabulary (`core.commands.parse`), and a buyer's message is
+answered in their conversation so far (`core.dialogue`, `core.conversation_state`).
+
+The inbound row, the command's writes, the conversation state and the reply are one unit of work, so a
+message is either fully handled with its reply stored, or not at all. A redelivered `MessageSid` gets the
+stored reply back and changes nothing (a guided step included: it never advances twice). A refused
+command is rolled back to a savepoint: only the inbound row remains. A reply sent as an interactive
+message through the outbox is stored as "" (the webhook answers an empty TwiML, again on redelivery).
 `receive` is what the webhook calls: it also decides what happens when the database gets in the way.
 """
 
@@ -10,21 +16,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import buyer_replies, joining, session_rows, texts
+from core import dialogue, texts
 from core.clock import now
-from core.commands import FACTORY_COMMANDS, Command, parse
+from core.commands import BUYER, FACTORY, FACTORY_COMMANDS, Command, parse
+from core.conversation_state import State, Turn, who
+from core.dialogue import EXAMPLE_CODE
 from core.factory_replies import handle_factory_command
-from core.joining import Refusal
 from core.models import Buyer, Factory, InboundMessage
 from core.phones import InvalidPhone, normalise
-from core.session_view import is_open
 from core.settings import Settings
-from core.unit_of_work import Dispatch, savepoint, unit_of_work
+from core.unit_of_work import Dispatch, unit_of_work
+from core.vocabulary import open_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +98,15 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
     previous = stored_reply(db, inbound.message_sid)
     if previous is not None:
         return previous
-    command = parse(inbound.body, inbound.button_payload)
+    at = now()
+    try:
+        phone: str | None = normalise(inbound.from_address, settings.default_country)
+    except InvalidPhone:
+        phone = None
+    factory, buyer, state = who(db, phone) if phone else (None, None, None)
+    vocabulary = open_vocabulary(db, settings.vocabulary_cache_seconds)
+    sender = FACTORY if factory is not None else BUYER
+    command = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=sender)
     record = InboundMessage(
         message_sid=inbound.message_sid,
         command=command.name,
@@ -98,24 +114,32 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
         profile_name=(inbound.profile_name or "")[:200] or None,
         body=(inbound.body or "")[:4096],
         button_payload=(inbound.button_payload or "")[:256] or None,
-        received_at=now(),
+        received_at=at,
     )
     db.add(record)
     db.flush()  # a concurrent duplicate blocks here on the unique MessageSid until we commit
 
-    try:
-        phone = normalise(inbound.from_address, settings.default_country)
-    except InvalidPhone:
+    if phone is None:
         record.reply = _fit(texts.render(command.language or "id", "invalid_phone"))
         return Reply(record.reply)
-
-    factory = db.scalar(select(Factory).where(Factory.phone == phone))
     if command.name in FACTORY_COMMANDS:
         text = _factory_command(db, factory, command, settings)
     else:
-        buyer = _buyer(db, phone, inbound.profile_name, command)
-        text = _buyer_command(db, buyer, command, settings)
-    record.reply = _fit(text)
+        buyer = _buyer(db, buyer, phone, inbound.profile_name, command, at)
+        turn = Turn(
+            db,
+            settings,
+            buyer,
+            State.of(phone, state, at),
+            command,
+            vocabulary,
+            inbound.message_sid,
+            at,
+            tap=inbound.button_payload,
+        )
+        text = dialogue.respond(turn)
+        turn.state.save(db, inbound.message_sid, at, settings.conversation_flow_minutes)
+    record.reply = _fit(text)  # "" when the reply went out as an interactive message (core.guided_flow)
     return Reply(record.reply)
 
 
@@ -123,8 +147,9 @@ def _fit(text: str) -> str:
     return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
 
 
-def _buyer(db: Session, phone: str, profile_name: str | None, command: Command) -> Buyer:
-    buyer = db.scalar(select(Buyer).where(Buyer.phone == phone))
+def _buyer(
+    db: Session, buyer: Buyer | None, phone: str, profile_name: str | None, command: Command, at: datetime
+) -> Buyer:
     if buyer is None:
         buyer = Buyer(
             phone=phone, name=(profile_name or "").strip()[:200] or None, language=command.language or "id"
@@ -134,7 +159,7 @@ def _buyer(db: Session, phone: str, profile_name: str | None, command: Command) 
         buyer.language = command.language
     if profile_name and not buyer.name:
         buyer.name = profile_name.strip()[:200]
-    buyer.last_inbound_at = now()
+    buyer.last_inbound_at = at
     db.flush()
     return buyer
 
@@ -143,51 +168,10 @@ def _factory_command(db: Session, factory: Factory | None, command: Command, set
     language = command.language or "id"
     if factory is None:
         return texts.render(language, "factory_only", word=command.word)
-    if command.error:
+    if command.error and command.error != "missing_code":  # a missing PO code is the factory reply's to tell
         return texts.render(
             language, command.error, word=command.word, code=command.code or "", example=EXAMPLE_CODE
         )
     return handle_factory_command(
         db, factory, command.name, command.code or "", command.text, settings, language=language
     )
-
-
-def _buyer_command(db: Session, buyer: Buyer, command: Command, settings: Settings) -> str:
-    language = command.language or buyer.language
-    if command.error:
-        example = example_code(db, buyer, command)
-        return texts.render(
-            language,
-            command.error,
-            word=command.word,
-            code=command.code or example,
-            example=example,
-            size=command.size or "M",
-            maximum=joining.MAX_QUANTITY,
-        )
-    handler = buyer_replies.HANDLERS.get(command.name)
-    if handler is None:
-        key = "empty" if command.name == "empty" else "unknown"
-        return texts.render(language, key, word=command.word)
-    try:
-        with savepoint(db):
-            return handler(db, buyer, command, language, settings)
-    except Refusal as refusal:
-        return buyer_replies.render_refusal(language, refusal)
-
-
-EXAMPLE_CODE = "GB1234"
-"""The session code in examples when the conversation knows no real one."""
-
-
-def example_code(db: Session, buyer: Buyer, command: Command) -> str:
-    """The session code an example in a reply should use: the one just typed (if it is a code), else the
-    open session the buyer joined last, else the only open session, else `EXAMPLE_CODE`."""
-    if command.code and command.error != "bad_code":
-        return command.code
-    at = now()
-    for participant in session_rows.buyer_participations(db, buyer, limit=5):
-        if is_open(participant.session, at):
-            return participant.session.code
-    open_now = session_rows.open_sessions(db, at, limit=2)
-    return open_now[0].code if len(open_now) == 1 else EXAMPLE_CODE

@@ -38,21 +38,11 @@ from core.purchase_orders import answers, find_purchase_order
 from core.settings import Settings
 from core.texts import render
 from core.transitions import rows_changed
+from core.understanding import COMMAND_WORDS, FACTORY_COMMANDS, word_for
 
 log = logging.getLogger(__name__)
 
-CONFIRM, DECLINE, SHIP = "confirm", "decline", "ship"
-COMMAND_NAMES = {
-    "confirm": CONFIRM,
-    "siap": CONFIRM,
-    "decline": DECLINE,
-    "tolak": DECLINE,
-    "ship": SHIP,
-    "shipped": SHIP,
-    "kirim": SHIP,
-}
-WORDS = {("id", CONFIRM): "SIAP", ("id", DECLINE): "TOLAK", ("id", SHIP): "KIRIM"}
-WORDS |= {("en", CONFIRM): "CONFIRM", ("en", DECLINE): "DECLINE", ("en", SHIP): "SHIPPED"}
+CONFIRM, DECLINE, SHIP = FACTORY_COMMANDS
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -108,7 +98,7 @@ class _Answer:
 
     def no_longer_open(self, name: str) -> str:
         if self.po.status == PurchaseOrderStatus.DECLINED:
-            return self.reply("factory_po_declined_closed", word=WORDS[(self.language, name)])
+            return self.reply("factory_po_declined_closed", word=word_for(name, self.language))
         return self.reply("factory_already_received")
 
 
@@ -125,16 +115,18 @@ def handle_factory_command(
 ) -> str:
     """Apply a factory's SIAP/CONFIRM, TOLAK/DECLINE or KIRIM/SHIPPED to its purchase order; the reply text.
 
-    `command_name` is the parser's name (confirm/decline/ship) or the word itself; `argument` is the rest
-    of the message (ETA, reason, tracking number). Never raises for anything the factory typed.
+    `command_name` is the parser's name (confirm/decline/ship), or a word of the one table (SIAP, KIRIM...);
+    `argument` is the rest of the message (ETA, reason, tracking number). Never raises for anything the
+    factory typed.
     """
-    name = COMMAND_NAMES.get((command_name or "").strip().lower())
-    if name is None:
+    word = COMMAND_WORDS.get((command_name or "").strip().upper())
+    name = word.name if word is not None else (command_name or "").strip().lower()
+    if name not in FACTORY_COMMANDS:
         raise ValueError(f"not a factory command: {command_name!r}")
     language = language if language in ("id", "en") else "id"
     code = (po_code or "").strip().upper()
     if not code:
-        return render(language, "factory_missing_po", word=WORDS[(language, name)])
+        return render(language, "factory_missing_po", word=word_for(name, language))
     try:
         po = find_purchase_order(db, code)
     except NotFound:

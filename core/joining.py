@@ -11,6 +11,7 @@ savepoint and render the refusal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -107,18 +108,71 @@ def join(
     settings: Settings | None = None,
 ) -> JoinResult:
     """Join `quantity` units of `size`, or (waitlist on) wait: for a locked size, or for settlement at close
-    when no join during the session can make room (larger than `T*a_v`).
+    when no join during the session can make room (larger than `T*a_v`); a refusal is raised.
 
     `wait=True` is the buyer's explicit `ANTRE`: wait for the whole request even if part of it is free.
     `settings` choose the notification templates (none given: free text).
     """
+    _check_quantity(quantity)
+    [outcome] = join_lines(
+        db,
+        session_code=session_code,
+        buyer=buyer,
+        lines=[(size, quantity)],
+        wait=wait,
+        at=at,
+        settings=settings,
+    )
+    if isinstance(outcome, Refusal):
+        raise outcome
+    return outcome
+
+
+def join_lines(
+    db: Session,
+    *,
+    session_code: str,
+    buyer: Buyer,
+    lines: Sequence[tuple[str, int]],
+    wait: bool = False,
+    at: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[JoinResult | Refusal]:
+    """Several sizes of one session in one go (`IKUT KAOS1 M 2, L 1`), under one lock: each size is checked
+    against its own cap in the order written, so each line is joined, waits, or is refused on its own (a
+    refused line writes nothing). A session that is unknown or closed refuses the whole request (raised).
+    """
     at = at or now()
     settings = settings or Settings()
-    _check_quantity(quantity)
     session, view = _open_session(db, session_code, at)
+    outcomes: list[JoinResult | Refusal] = []
+    for size, quantity in lines:
+        try:
+            _check_quantity(quantity)
+            outcomes.append(_place(db, view, buyer, size, quantity, wait, at))
+        except Refusal as refusal:
+            outcomes.append(refusal)
+    joined = [o for o in outcomes if isinstance(o, JoinResult) and o.status == "joined"]
+    if joined:
+        admitted = _admit_waiting(db, view, at, settings)
+        # After admissions, so buyers admitted by this join are among those told the MOQ is reached; the
+        # joining buyer reads it in the reply (`moq_just_reached`), so is not told again by WhatsApp.
+        moq_just_reached = _after_confirmed_change(db, session, at, settings, told=buyer.id)
+        for outcome in outcomes:
+            if isinstance(outcome, JoinResult):
+                if outcome.participant.status == ParticipantStatus.CONFIRMED:
+                    outcome.status = "joined"  # a line that waited may be let in by a later one
+                outcome.moq_just_reached, outcome.admitted = moq_just_reached, admitted
+    return outcomes
+
+
+def _place(
+    db: Session, view: SessionView, buyer: Buyer, size: str, quantity: int, wait: bool, at: datetime
+) -> JoinResult:
+    """One size of a join, under the session lock: joined, waiting, or a `Refusal` (nothing written)."""
+    session, product = view.session, view.product
     variant = _variant(view, size)
     state = view.states[variant.size]
-    product = view.product
     # No request above T*a_v ever fits while the session runs (available_v <= T*a_v): only settlement at
     # close can serve it (docs/design.md, "Waitlist").
     largest = (
@@ -129,11 +183,7 @@ def join(
 
     if state.accepts(quantity):
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
-        admitted = _admit_waiting(db, view, at, settings)
-        # After admissions, so buyers admitted by this join are among those told the MOQ is reached; the
-        # joining buyer reads it in the reply (`moq_just_reached`), so is not told again by WhatsApp.
-        moq_just_reached = _after_confirmed_change(db, session, at, settings, told=buyer.id)
-        return JoinResult("joined", participant, view, moq_just_reached, admitted=admitted)
+        return JoinResult("joined", participant, view)
 
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
     too_large = largest is not None and quantity > largest

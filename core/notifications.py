@@ -54,6 +54,7 @@ SESSION_CANCELLED = Notice("SESSION_CANCELLED", "notify_session_cancelled", ("co
 FACTORY_CONFIRMED = Notice("FACTORY_CONFIRMED", "notify_factory_confirmed", ("code", "product", "eta"))
 FACTORY_DECLINED = Notice("FACTORY_DECLINED", "notify_factory_declined", ("code", "product"))
 STOCK_SHIPPED = Notice("STOCK_SHIPPED", "notify_stock_shipped", ("code", "product", "tracking"))
+REMINDER = Notice("REMINDER", "notify_reminder", ("code", "product", "ends", "news", "link"))
 # --- the factory (quick-reply buttons use `confirm`/`decline`/`ship`, e.g. "SIAP PO-GB1-1", as payloads) ---
 FACTORY_PO = Notice("FACTORY_PO", "factory_po", _FACTORY_PO)
 FACTORY_PO_UNITS = Notice("FACTORY_PO", "factory_po_units", _FACTORY_PO)  # a product without grosir lots
@@ -61,9 +62,31 @@ FACTORY_REMINDER = Notice(
     "FACTORY_REMINDER", "factory_po_reminder", ("po", "product", "total", "confirm", "decline")
 )
 FACTORY_PO_CANCELLED = Notice("FACTORY_PO_CANCELLED", "factory_po_cancelled", ("po", "product"))
+# --- buyers: online payment (docs/design.md, "Orders and payment") ---
+PAYMENT_RECEIVED = Notice(
+    "PAYMENT_RECEIVED",
+    "notify_payment_received",
+    ("code", "product", "order", "size", "quantity", "amount", "paid_at", "channel", "reference"),
+)
+PAYMENT_EXPIRED = Notice(
+    "PAYMENT_EXPIRED", "notify_payment_expired", ("code", "product", "order", "size", "quantity")
+)
+PAYMENT_REVIEW = Notice("PAYMENT_REVIEW", "notify_payment_review", ("code", "product", "order"))
+# --- a buyer's guided conversation: WhatsApp list pickers and quick-reply buttons, sent instead of the TwiML
+# reply (interactive messages cannot go in one). Each option's id is command text, so a tap is a command. The
+# body kept in the outbox is the numbered text the reply would have carried. A template with exactly N items
+# may be set as `TWILIO_CONTENT_SID_<NAME>_<N>` (tried first); unused slots are not sent. ---
+_LIST = ("prompt", "button", *(f"{part}{i}" for i in range(1, 11) for part in ("item", "id", "description")))
+_BUTTONS = ("prompt", *(f"{part}{i}" for i in range(1, 4) for part in ("item", "id")))
+CHOOSE_SESSION = Notice("CHOOSE_SESSION", "interactive", _LIST)
+CHOOSE_SIZE = Notice("CHOOSE_SIZE", "interactive", _LIST)
+CHOOSE_QUANTITY = Notice("CHOOSE_QUANTITY", "interactive", _BUTTONS)
+CONFIRM = Notice("CONFIRM", "interactive", _BUTTONS)
 # --- the admin ---
 PO_DECLINED_ALERT = Notice("ADMIN_ALERT", "admin_po_declined", ("po", "code", "product", "factory", "reason"))
 SEND_FAILED_ALERT = Notice("ADMIN_ALERT", "admin_send_failed", ("message", "kind", "to", "reason"))
+PAYMENT_ALERT = Notice("ADMIN_ALERT", "admin_payment_alert", ("order", "code", "buyer", "problem"))
+PAYMENT_UNKNOWN_ALERT = Notice("ADMIN_ALERT", "admin_payment_unknown", ("invoice", "external_id", "status"))
 
 REGISTRY: tuple[Notice, ...] = (
     MOQ_REACHED,
@@ -77,12 +100,22 @@ REGISTRY: tuple[Notice, ...] = (
     FACTORY_CONFIRMED,
     FACTORY_DECLINED,
     STOCK_SHIPPED,
+    REMINDER,
     FACTORY_PO,
     FACTORY_PO_UNITS,
     FACTORY_REMINDER,
     FACTORY_PO_CANCELLED,
+    PAYMENT_RECEIVED,
+    PAYMENT_EXPIRED,
+    PAYMENT_REVIEW,
+    CHOOSE_SESSION,
+    CHOOSE_SIZE,
+    CHOOSE_QUANTITY,
+    CONFIRM,
     PO_DECLINED_ALERT,
     SEND_FAILED_ALERT,
+    PAYMENT_ALERT,
+    PAYMENT_UNKNOWN_ALERT,
 )
 
 
@@ -96,15 +129,21 @@ def notify(
     language: str,
     session_id: int | None = None,
     purchase_order_id: int | None = None,
+    options: int | None = None,
     **fields: object,
 ) -> int | None:
     """One outbox message, once per `key` (returns its id, or None when the key was used before).
 
     The body is always rendered (logs, console, free-text fallback); with a Content SID configured for the
-    notice's name the message is sent as that template, its variables taken from `fields`."""
-    content_sid = settings.content_sid_for(notice.name, language)
+    notice's name the message is sent as that template, its variables taken from `fields` (a field given
+    as None is left out: an unused item of a list). `options`: how many items a list or buttons hold."""
+    content_sid = template_for(settings, notice, language, options)
     variables = (
-        {str(i): _template_value(fields[name]) for i, name in enumerate(notice.variables, 1)}
+        {
+            str(i): _template_value(fields[name])
+            for i, name in enumerate(notice.variables, 1)
+            if fields[name] is not None
+        }
         if content_sid
         else None
     )
@@ -119,6 +158,15 @@ def notify(
         session_id=session_id,
         purchase_order_id=purchase_order_id,
     )
+
+
+def template_for(settings: Settings, notice: Notice, language: str, options: int | None = None) -> str | None:
+    """The Content SID a notice is sent with, or None (free text): `..._<NAME>_<options>` first."""
+    if options:
+        specific = settings.content_sid_for(f"{notice.name}_{options}", language)
+        if specific:
+            return specific
+    return settings.content_sid_for(notice.name, language)
 
 
 def notify_buyers(
@@ -152,6 +200,7 @@ def notify_buyers(
             language=buyer.language,
             session_id=session.id,
             purchase_order_id=purchase_order_id,
+            options=None,
             code=session.code,
             product=product.name,
             **mine,
@@ -174,6 +223,7 @@ def notify_factory(
         language="id",
         session_id=po.session_id,
         purchase_order_id=po.id,
+        options=None,
         po=po.code,
         product=product.name,
         **fields,

@@ -9,13 +9,14 @@ rows the queue never got (Redis down) are picked up by the periodic outbox flush
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, text
+from sqlalchemy import Integer, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from core.clock import now
+from core.errors import Conflict, NotFound
 from core.models import OutboundMessage, OutboundStatus
 
 _NEW_IDS = "laku_new_outbox_ids"
@@ -97,3 +98,49 @@ def queued_message_ids(db: Session, older_than_seconds: int = 0, limit: int = 50
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+# --- the operator's retry -------------------------------------------------------------------------------
+
+RETRYABLE = (OutboundStatus.FAILED, OutboundStatus.UNDELIVERED)
+STUCK_AFTER = timedelta(minutes=15)
+"""A message `queued` or `sending` this long is stuck (the queue or a worker lost it); the periodic flush
+should have moved it well before (`jobs.queues`: 30 s and 10 min)."""
+
+
+def _retryable(at: datetime):
+    return or_(
+        OutboundMessage.status.in_(RETRYABLE),
+        and_(
+            OutboundMessage.status.in_((OutboundStatus.QUEUED, OutboundStatus.SENDING)),
+            OutboundMessage.updated_at < at - STUCK_AFTER,
+        ),
+    )
+
+
+def failed_or_stuck(db: Session, limit: int = 100, at: datetime | None = None) -> list[OutboundMessage]:
+    """Messages an operator may send again, newest change first."""
+    query = select(OutboundMessage).where(_retryable(at or now()))
+    return list(db.scalars(query.order_by(OutboundMessage.updated_at.desc()).limit(limit)))
+
+
+def retry_message(db: Session, message_id: int, at: datetime | None = None) -> None:
+    """Put a failed or stuck message back to `queued` with a fresh count of attempts, and hand it to the
+    queue when the caller's unit of work commits. `last_error` keeps the error until the next attempt
+    replaces or clears it. One conditional update: a message sent meanwhile is left alone (Conflict)."""
+    at = at or now()
+    moved = db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id, _retryable(at))
+        .values(status=OutboundStatus.QUEUED, attempts=0, updated_at=at)
+        .returning(OutboundMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if moved is None:
+        status = db.scalar(select(OutboundMessage.status).where(OutboundMessage.id == message_id))
+        if status is None:
+            raise NotFound("message", f"no outbound message {message_id}")
+        raise Conflict(
+            "message", f"message {message_id} is {status}; only failed or stuck messages are retried"
+        )
+    db.info.setdefault(_NEW_IDS, []).append(message_id)

@@ -29,7 +29,7 @@ from core.models import (
 from core.orders import create_orders, short_code
 from core.session_rows import demand, lock_session, normal_code, product_with_lots
 from core.settings import Settings
-from core.stock_plan import hold_key, taken_from_lots
+from core.stock_plan import held_at_close, hold_key, taken_from_lots
 from core.texts import render
 from core.transitions import transition
 from core.unit_of_work import operation, savepoint
@@ -129,10 +129,18 @@ def _stock_received(
     po: PurchaseOrder,
     at: datetime,
 ) -> ReceiveOutcome:
-    """The PO's units are in the warehouse: hold what the session needs from them, create the orders."""
+    """The PO's units are in the warehouse: hold what the session needs from them, create the orders.
+
+    With online payment every order is held under its own key instead (`core.orders.create_orders`), so
+    what the session held at close is given back first and held again, per order."""
     incoming = {line.variant_id: line.quantity for line in po.lines}
-    taken = taken_from_lots(demand(db, session.id), incoming)
-    if taken:
+    wanted = demand(db, session.id)
+    taken = taken_from_lots(wanted, incoming)
+    if settings.online_payment:
+        held = held_at_close(wanted, incoming)
+        if held:
+            warehouse.release(product, lines_for(product.variants, held), key=hold_key(session.id, "close"))
+    elif taken:
         warehouse.reserve(product, lines_for(product.variants, taken), key=hold_key(session.id, "receipt"))
     db.execute(
         update(PurchaseOrder)
@@ -151,10 +159,10 @@ def _stock_received(
     transition(
         db, session.id, SessionStatus.ORDERS_CREATED, (SessionStatus.STOCK_RECEIVED,), orders_created_at=at
     )
-    orders = create_orders(db, settings, session, product, at)
+    orders = create_orders(db, settings, session, product, at, warehouse)
     size_of = {v.id: v.size for v in product.variants}
     leftover = {size_of[v]: units - taken.get(v, 0) for v, units in incoming.items()}
-    return ReceiveOutcome(po.code, session.code, orders, leftover)
+    return ReceiveOutcome(po.code, session.code, len(orders), leftover)
 
 
 def receive_purchase_order(

@@ -7,7 +7,9 @@ with `lock_session` (`SELECT ... FOR UPDATE`; SQLite serialises writers with `BE
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -32,6 +34,30 @@ def lock_session(
     else:
         query = query.where(GroupSession.code == normal_code(code))
     return db.scalar(query)
+
+
+def claim_sessions(
+    db: Session, *conditions: Any, order_by: tuple[Any, ...], limit: int, exclude: Iterable[int] = ()
+) -> list[GroupSession]:
+    """Lock up to `limit` sessions meeting `conditions`, in `order_by` order, for a sweep (expiry,
+    reminders) to work on in this transaction.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two sweepers take disjoint sessions and each holds its own
+    until it commits. SQLite ignores the clause, but its write transactions (BEGIN IMMEDIATE) run one at a
+    time, so the second sweeper only sees what the first left. `exclude` skips sessions this sweep already
+    tried and left for later."""
+    query = (
+        select(GroupSession)
+        .where(*conditions)
+        .order_by(*order_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(GroupSession.id.not_in(excluded))
+    return list(db.scalars(query))
 
 
 def find_session(db: Session, code: str | None) -> GroupSession | None:

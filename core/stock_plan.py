@@ -68,3 +68,9 @@ def taken_from_lots(demand: Mapping[int, int], incoming: Mapping[int, int]) -> d
 def hold_key(session_id: int, step: str) -> str:
     """The warehouse key a session's hold is made (and given back) under: `close` or `receipt`."""
     return f"session-{session_id}-{step}"
+
+
+def order_hold_key(order_code: str) -> str:
+    """With online payment, each order's units are held under a key of their own, so an order that
+    expires unpaid gives back exactly its units (`core.payment_events.release_order_stock`)."""
+    return f"order-{order_code}"

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters import warehouse_for
 from core.clock import now
 from core.closing import DUE_STATES, CloseOutcome, close_session, record_retry
 from core.models import GroupSession
+from core.session_rows import claim_sessions
 from core.settings import Settings
 from core.unit_of_work import Dispatch, no_dispatch, savepoint, unit_of_work
 from core.warehouse import InsufficientStock, Warehouse, WarehouseUnavailable
@@ -29,25 +29,17 @@ log = logging.getLogger(__name__)
 def claim_due_sessions(
     db: Session, at: datetime, limit: int = 20, exclude: Iterable[int] = ()
 ) -> list[GroupSession]:
-    """Lock up to `limit` sessions past `ends_at` that are still forming or moq_reached, oldest first.
-
-    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two sweepers take disjoint sessions and each holds its own
-    until it commits; the caller closes them inside this same transaction. SQLite ignores the clause,
-    but its write transactions (BEGIN IMMEDIATE) run one at a time, so the second sweeper only sees what
-    the first left due. `exclude` skips sessions this sweep already tried (and left for later).
-    """
-    query = (
-        select(GroupSession)
-        .where(GroupSession.status.in_(DUE_STATES), GroupSession.ends_at <= at)
-        .order_by(GroupSession.ends_at, GroupSession.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
+    """Lock up to `limit` sessions past `ends_at` that are still forming or moq_reached, oldest first
+    (`claim_sessions`: two sweepers take disjoint sessions); the caller closes them inside this same
+    transaction. `exclude` skips sessions this sweep already tried (and left for later)."""
+    return claim_sessions(
+        db,
+        GroupSession.status.in_(DUE_STATES),
+        GroupSession.ends_at <= at,
+        order_by=(GroupSession.ends_at, GroupSession.id),
+        limit=limit,
+        exclude=exclude,
     )
-    excluded = list(exclude)
-    if excluded:
-        query = query.where(GroupSession.id.not_in(excluded))
-    return list(db.scalars(query))
 
 
 @dataclass

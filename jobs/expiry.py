@@ -1,7 +1,8 @@
 """Time-driven jobs (run by `rq cron`, see jobs/cron.py): thin wrappers around `core`.
 
-Each job runs its changes as units of work (`core.unit_of_work`): the outbox messages a change created
-are handed to the queue only after they are committed. Nothing here is imported by `core`.
+Each job runs its changes as units of work (`core.unit_of_work`): the outbox messages a change created,
+and its follow-ups (an order's invoice), are handed to the queue only after they are committed
+(`jobs.dispatch`). Nothing here is imported by `core`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import logging
 from core import factory_replies, purchase_orders, sweep
 from core.unit_of_work import unit_of_work
 from core.warehouse import WarehouseUnavailable
-from jobs import queues, runtime
+from jobs import runtime
+from jobs.dispatch import dispatch
 
 log = logging.getLogger(__name__)
 
 
 def sweep_expired_sessions() -> dict:
     """Close every session whose time is up (each exactly once, whichever worker gets it)."""
-    result = sweep.sweep_due_sessions(runtime.db_factory(), runtime.settings(), dispatch=queues.dispatch)
+    result = sweep.sweep_due_sessions(runtime.db_factory(), runtime.settings(), dispatch=dispatch)
     if result.closed or result.retry_later:
         log.info("expiry sweep: %s", result.as_dict())
     return result.as_dict()
@@ -33,7 +35,7 @@ def recheck_pending_stock() -> list[str]:
     if not settings.warehouse_service_url:
         return []
     try:
-        with unit_of_work(runtime.db_factory(), queues.dispatch) as db:
+        with unit_of_work(runtime.db_factory(), dispatch) as db:
             moved = purchase_orders.recheck_pending_stock(db, settings)
     except WarehouseUnavailable as error:
         log.warning("pending stock re-check skipped: %s", error)
@@ -45,7 +47,7 @@ def recheck_pending_stock() -> list[str]:
 
 def remind_factories() -> list[str]:
     """One reminder per purchase order the factory has not answered for `FACTORY_REMINDER_HOURS`."""
-    with unit_of_work(runtime.db_factory(), queues.dispatch) as db:
+    with unit_of_work(runtime.db_factory(), dispatch) as db:
         reminded = factory_replies.remind_unanswered_purchase_orders(db, runtime.settings())
     if reminded:
         log.info("factory reminders sent for %s", reminded)

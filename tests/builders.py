@@ -7,9 +7,16 @@ another.
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import count
+from typing import Any
 
+import time_machine
+from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,24 +41,33 @@ from core.models import (
     WarehouseInventory,
 )
 from core.session_view import load_view
+from core.unit_of_work import FollowUp
 from core.warehouse import BuiltinWarehouse, WarehouseUnavailable
 
 FACTORY_PHONE = "+6281100000001"
 ADMIN_TOKEN = "test-admin-token"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET_KEY = "test-secret-key-for-signing-dashboard-cookies"
+OPERATOR = "operator"
+OPERATOR_PASSWORD = "correct horse battery"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 class Dispatched(list):
     """A dispatcher for `create_app`/`core.unit_of_work` that records instead of sending: the outbox ids
-    handed over, in order (this list), and each hand-over as it came (`batches`)."""
+    handed over, in order (this list), each hand-over as it came (`batches`), and the follow-ups."""
 
     def __init__(self) -> None:
         super().__init__()
         self.batches: list[list[int]] = []
+        self.follow_ups: list[FollowUp] = []
 
     def __call__(self, message_ids: list[int]) -> None:
         self.batches.append(list(message_ids))
         self.extend(message_ids)
+
+    def follow_up(self, follow_ups: list[FollowUp]) -> None:
+        self.follow_ups.extend(follow_ups)
 
 
 def factory(db: Session, phone: str = FACTORY_PHONE, name: str = "Konveksi Bandung"):
@@ -205,6 +221,64 @@ class DownWarehouse:
     stock = reserve = release = receive = _fail
 
 
+def admin(client, method: str, path: str, json=None, status: int = 200):
+    """One admin API call (`/api/v1<path>`) that must answer `status`; its JSON."""
+    response = client.open(f"/api/v1{path}", method=method, json=json, headers=ADMIN_HEADERS)
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def race(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
+    """Run `calls` at the same moment, each in a thread of its own released by one barrier; their results,
+    in the order given. Any exception in a call fails the test here."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert errors == [] and not any(thread.is_alive() for thread in threads), errors
+    return results
+
+
+# --- the worker ------------------------------------------------------------------------------------------
+
+
+def work(queue: Queue) -> None:
+    """A burst `SimpleWorker` on `queue` (in this process, so it reads the test's clock): every job it
+    finds, and the jobs those enqueue; none may fail."""
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.get_job_ids() == []
+
+
+def run_job(queue: Queue, function: str):
+    """Enqueue a periodic job the way `rq cron` does, run the queue, return the job's result."""
+    job = queue.enqueue(function)
+    work(queue)
+    return job.return_value()
+
+
+def enqueue_due_retries(queue: Queue) -> None:
+    """RQ's scheduler step at the time the last scheduled retry of `queue` is due: every scheduled job is
+    queued now, for the test's worker to run."""
+    registry = queue.scheduled_job_registry
+    due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
+    with time_machine.travel(due, tick=False):
+        scheduler = RQScheduler([queue], connection=queue.connection)
+        scheduler.prepare_registries([queue.name])
+        scheduler.enqueue_scheduled_jobs()
+
+
 # --- reading rows back ---------------------------------------------------------------------------------
 
 
@@ -276,3 +350,33 @@ def participants(db_factory, code: str | None = None) -> list[tuple[str, str, in
         )
     with db_factory() as db:
         return [tuple(row) for row in db.execute(query)]
+
+
+# --- the dashboard as an operator's browser (Flask test client) -----------------------------------------
+
+
+class Operator:
+    """A test client used the way a browser uses the dashboard: each POST carries the CSRF token of the
+    page it was sent from (read from the page's `<meta name="csrf-token">`)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def token(self, page: str = "/admin/login") -> str:
+        match = CSRF_META.search(self.client.get(page).get_data(as_text=True))
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def login(self, username: str, password: str):
+        return self.post("/admin/login", {"username": username, "password": password}, page="/admin/login")
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def page(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)
+
+    def post(self, path: str, data: dict | None = None, *, page: str = "/admin/", **kwargs):
+        return self.client.post(path, data={"csrf_token": self.token(page), **(data or {})}, **kwargs)

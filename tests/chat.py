@@ -56,3 +56,26 @@ class Phone:
 
 def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
+
+
+SHARE_LINE = re.compile(r"\s*📣 [^\n]*: https://wa\.me/\d+\?text=(IKUT|JOIN)%20[A-Z0-9-]+%20REF-[0-9A-Z]{6}$")
+
+
+def without_share_line(reply: str) -> str:
+    """A join or INFO reply without its share prompt (the last line), which must be there."""
+    assert SHARE_LINE.search(reply), reply
+    return SHARE_LINE.sub("", reply)
+
+
+REMINDERS_ON = (
+    "🔔 Pengingat: menyala (BERHENTI untuk mematikan)",
+    "🔔 Reminders: on (STOP to turn them off)",
+)
+
+
+def without_prompts(reply: str) -> str:
+    """A reply without what reminders and sharing add at its end (a join's or INFO's share prompt, STATUS's
+    "reminders on" line), for tests about something else; tests/test_sharing.py checks them."""
+    reply = SHARE_LINE.sub("", reply)
+    lines = reply.split("\n")
+    return "\n".join(lines[:-1]) if lines[-1] in REMINDERS_ON else reply

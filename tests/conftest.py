@@ -1,5 +1,5 @@
 """Test fixtures, defined here once: the database, settings, the app and its test client, the dispatcher
-the app hands outbox ids to, a loopback server, Redis, and the fake Twilio and warehouse services.
+the app hands outbox ids to, a loopback server, Redis, and the fake Twilio, warehouse and Xendit services.
 
 `DATABASE_URL=postgresql+psycopg://...` (CI) -> a fresh `laku_test_<random>` database on that server,
 dropped at the end; unset -> a SQLite file in a temporary directory. Every fixture that opens the
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from alembic import command
 from alembic.config import Config
+from argon2 import PasswordHasher
 from flask import Flask
 from redis import Redis
 from sqlalchemy import create_engine, text
@@ -35,15 +36,17 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from core import db as core_db
+from core import operators, vocabulary
 from core.clock import now
 from core.models import Base
 from core.settings import PROJECT_ROOT, Settings
-from tests.builders import ADMIN_TOKEN, Dispatched
+from tests.builders import ADMIN_TOKEN, OPERATOR, OPERATOR_PASSWORD, SECRET_KEY, Dispatched, Operator
 from tests.chat import AUTH_TOKEN
 from tests.fakes.twilio_server import fake_twilio
 from tests.fakes.warehouse_server import fake_warehouse
+from tests.fakes.xendit_server import fake_xendit
 
-__all__ = ["fake_twilio", "fake_warehouse"]  # fixtures defined beside their fakes, offered to every test
+__all__ = ["fake_twilio", "fake_warehouse", "fake_xendit"]  # fixtures defined beside their fakes
 
 BASE_DATABASE_URL = Settings.from_env().database_url if os.environ.get("DATABASE_URL") else None
 
@@ -53,6 +56,13 @@ def _alembic_upgrade(url: str) -> None:
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["skip_logging"] = True
     command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> None:
+    """Argon2id with the least work, so logins in tests take milliseconds (production keeps the
+    library's defaults; `core.operators.use_hasher`)."""
+    operators.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -90,12 +100,17 @@ def requires_postgres(is_postgres):
         pytest.skip("needs DATABASE_URL=postgresql+psycopg://... (CI sets it)")
 
 
+_LEDGER_USED = "SELECT EXISTS (SELECT 1 FROM payment_events)"
+
+
 def _empty_all_tables(url: str) -> None:
     """DELETE (not TRUNCATE, which rewrites every table and costs ~0.4 s a test on PostgreSQL) and
     restart the id sequences, so each test starts from an empty database with ids from 1."""
     engine = core_db.engine_for(url)
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql" and connection.scalar(text(_LEDGER_USED)):
+            connection.execute(text("TRUNCATE payment_events"))  # its trigger refuses DELETE
         for table in tables:
             connection.execute(table.delete())
         if engine.dialect.name == "postgresql":
@@ -150,14 +165,18 @@ REDIS_URL = own_redis_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379
 
 @pytest.fixture
 def empty_tables(database_url) -> None:
-    """Empty every table before the test (the fixtures that open the database ask for it)."""
+    """Empty every table before the test (the fixtures that open the database ask for it); the open
+    sessions' vocabulary the webhook reads messages with is read again."""
     _empty_all_tables(database_url)
+    vocabulary.forget()
 
 
 @pytest.fixture
 def settings(database_url) -> Settings:
     """Settings for one test: its database, its Redis database, console transport, an admin token."""
-    return Settings(database_url=database_url, redis_url=REDIS_URL, admin_token=ADMIN_TOKEN)
+    return Settings(
+        database_url=database_url, redis_url=REDIS_URL, admin_token=ADMIN_TOKEN, secret_key=SECRET_KEY
+    )
 
 
 @pytest.fixture
@@ -220,6 +239,22 @@ def cli(app):
     """cli("close", "GB1") runs `flask laku close GB1` against the app; returns click's result."""
     runner = app.test_cli_runner()
     return lambda *args: runner.invoke(args=["laku", *args])
+
+
+@pytest.fixture
+def operator(db_factory) -> str:
+    """A dashboard account (`builders.OPERATOR` / `builders.OPERATOR_PASSWORD`); returns its username."""
+    with core_db.transaction(db_factory) as db:
+        operators.create_operator(db, username=OPERATOR, password=OPERATOR_PASSWORD)
+    return OPERATOR
+
+
+@pytest.fixture
+def dashboard(client, operator) -> Operator:
+    """The test client as a signed-in operator (CSRF tokens taken from the pages, as a browser does)."""
+    signed_in = Operator(client)
+    assert signed_in.login(operator, OPERATOR_PASSWORD).status_code == 302
+    return signed_in
 
 
 @pytest.fixture

@@ -540,6 +540,26 @@ def test_session_validation(client, db_factory, product_id, changes, status, fie
     assert counts(db_factory)["sessions"] == 0
 
 
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("XL", "reads as a command word or a size"),
+        ("IKUT", "reads as a command word or a size"),
+        ("M2", "reads as a size and a quantity (M2 is size M, 2 pcs)"),
+        ("2XL", "must start with a letter (2XL or 3PCS would read as a size or a quantity)"),
+        ("PO-7", "PO- and REF are reserved for purchase orders and referral tags"),
+    ],
+)
+def test_a_session_code_that_would_read_as_something_else_is_refused(
+    client, db_factory, product_id, code, problem
+):
+    # a buyer's "IKUT M2 L 1" must never be taken for a session called M2
+    payload = {"product_id": product_id, "target_moq": 24, "ends_at": future(), "code": code}
+    response = post(client, "/sessions", payload)
+    assert (response.status_code, response.json) == (422, {"error": f"code: {problem}", "field": "code"})
+    assert counts(db_factory)["sessions"] == 0
+
+
 def test_duplicate_session_code_is_409(client, db_factory, product_id):
     payload = {"product_id": product_id, "target_moq": 24, "ends_at": future(), "code": "KAOS1"}
     assert post(client, "/sessions", payload).status_code == 201

@@ -14,6 +14,7 @@ from core.models import (
     Factory,
     GrosirVariantAllocation,
     GroupSession,
+    InboundMessage,
     Order,
     Participant,
     Product,
@@ -107,6 +108,31 @@ def test_chat_against_a_real_server(cli, db_factory, server):
         ).all()
     assert [tuple(row) for row in rows] == [("+6281234567890", "Sari", "KAOS1", "M", 2, "confirmed")]
     assert counts(db_factory)["inbound_messages"] == 2
+
+
+def test_chat_shows_the_guided_flow_as_numbered_lists_and_can_tap(cli, db_factory, server):
+    assert cli("demo").exit_code == 0
+    result = cli(
+        "chat", "--url", server, "-m", "IKUT KAOS1", "-m", "2", "-m", "tap IKUT KAOS1 M 3", "-m", "ya"
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "+6281234567890> IKUT KAOS1\n"
+        "bot> Sesi KAOS1: Kaos Polos Cotton Combed 30s, Rp 45.000/pcs. Pilih ukuran:\n"
+        "     1. S: sisa 4 pcs\n"
+        "     2. M: sisa 10 pcs\n"
+        "     3. L: sisa 8 pcs\n"
+        "     4. XL: sisa 2 pcs\n"
+        "     Balas angkanya (1-4) atau ukurannya, misalnya S.\n"
+    ) in result.output
+    assert "bot> Sesi KAOS1, ukuran M (sisa 10 pcs). Berapa pcs?\n" in result.output
+    assert "+6281234567890> tap IKUT KAOS1 M 3\nbot> Ikut sesi KAOS1: 3 pcs ukuran M, total Rp 135.000." in (
+        result.output
+    )
+    assert "bot> ✅ Tercatat: 3 pcs Kaos Polos Cotton Combed 30s ukuran M di sesi KAOS1" in result.output
+    with db_factory() as db:
+        payloads = db.scalars(select(InboundMessage.button_payload).order_by(InboundMessage.id)).all()
+    assert payloads == [None, None, "IKUT KAOS1 M 3", None]
 
 
 def test_chat_with_another_phone_and_name(cli, db_factory, server):

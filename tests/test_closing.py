@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from core import closing, purchase_orders
 from core import sweep as core_sweep
-from core.adapters import payments
 from core.clock import as_utc, now
 from core.db import transaction
 from core.errors import Conflict, NotFound
@@ -206,20 +205,6 @@ def test_order_message_is_in_the_buyers_language(db, settings):
     assert message.body.startswith("Your order for session GB1 (Kaos TS) is ready:")
     assert "Amount due: Rp 300.000." in message.body
     assert "Reply: ADDRESS <full address>" in message.body
-
-
-def test_order_message_carries_a_payment_link_when_a_provider_is_plugged_in(db, settings, monkeypatch):
-    asked = []
-
-    class FakeProvider:
-        def link_for(self, *, reference, buyer_phone, amount):
-            asked.append((reference, buyer_phone, amount))
-            return f"https://pay.example/{reference}"
-
-    monkeypatch.setattr(payments, "payment_links_for", lambda settings: FakeProvider())
-    someone, message = one_buyers_order(db, settings, address="Jl. Mawar 1, Depok")
-    assert asked == [(f"GB1-{someone.id}", someone.phone, 300_000)]
-    assert message.body.endswith(f"Bayar di sini: https://pay.example/GB1-{someone.id}")
 
 
 def test_without_a_payment_provider_the_order_states_the_amount_due_only(db, settings):
@@ -748,9 +733,12 @@ def test_cron_config_registers_the_periodic_jobs(monkeypatch):
     scheduler.load_config_from_file("jobs/cron.py")
     assert {(job.name, job.func_name, job.interval, job.queue_name) for job in scheduler.get_jobs()} == {
         ("expiry-sweep", "jobs.expiry.sweep_expired_sessions", 30, "default"),
+        ("deadline-reminders", "jobs.reminders.send_deadline_reminders", 60, "default"),
         ("pending-stock-recheck", "jobs.expiry.recheck_pending_stock", 300, "default"),
         ("factory-reminders", "jobs.expiry.remind_factories", 900, "default"),
         ("outbox-flush", "jobs.queues.flush_outbox", 60, "default"),
+        ("payment-work", "jobs.payments.resume_payment_work", 60, "default"),
+        ("payment-reconciliation", "jobs.payments.reconcile_payments", 900, "default"),
     }
 
 

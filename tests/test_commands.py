@@ -1,8 +1,8 @@
 """The command parser (`core.commands.parse`): the one word table, languages, arguments and usage errors.
 
-Most tests read as a buyer (`sender="buyer"`), which is the parser of issue 13. Behaviour that changed on
-purpose against the old grammar is marked "changed:". The old grammar itself, still used by
-`conversation.py` until the integration (parse without `sender`), is pinned at the end.
+Most tests read as a buyer (`sender="buyer"`). Behaviour that changed on purpose against the old grammar
+(`WORD CODE SIZE [QTY]`, one size, no guesses; gone with the conversation integration) is marked
+"changed:".
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 
-from core.commands import ALIASES, BUYER, CODE, FACTORY, MAX_BODY, Command, Line, parse
+from core.commands import BUYER, FACTORY, MAX_BODY, SESSION_CODE, Command, Line, parse
 from core.understanding import COMMAND_WORDS, NAMES, REPLY_WORDS, word_for
 
 buyer = partial(parse, sender=BUYER)
@@ -79,7 +79,6 @@ NEW_WORDS = [
 
 
 def test_the_old_words_are_in_the_one_table_with_their_command_and_language():
-    assert {word: value for word, *value in ALIAS_TABLE} == {w: list(v) for w, v in ALIASES.items()}
     for word, name, language in ALIAS_TABLE + NEW_WORDS:
         entry = COMMAND_WORDS[word]
         assert (entry.name, entry.language) == (name, language), word
@@ -350,31 +349,7 @@ def test_a_trailing_question_mark_still_reads_the_command():
     assert buyer("IKUT GB1 M 2?") == join("GB1", ("M", 2))
 
 
-# ----------------------------------------------------------- the old grammar (parse without a sender)
-
-
-def test_without_a_sender_the_old_grammar_still_answers_for_conversation_py():
-    assert parse("IKUT GB1 M 3") == join("GB1", ("M", 3))
-    assert parse("IKUT GB1 M dua") == Command(
-        "join", "id", "IKUT", code="GB1", lines=(Line("M", None),), error="quantity_not_number"
-    )
-    assert parse("IKUT GB1 M 2 pcs").error == "too_many_words"
-    assert parse("IKUT") == Command("join", "id", "IKUT", error="missing_code")
-    assert parse("halo kak") == Command("unknown", word="HALO")
-    assert parse("kirim ke Jl. Mawar 5").code == "KE"  # the trap the new parser fixes
-    assert parse("SIAP PO-7 Senin") == Command("confirm", "id", "SIAP", code="PO-7", text="Senin")
-    assert parse("ok", button_payload="SIAP PO-7") == Command("confirm", "id", "SIAP", code="PO-7")
-    assert parse("👍") == Command("empty")
-    assert parse("x" * 2000) == Command("unknown", error="too_long")
-
-
-@pytest.mark.parametrize(("word", "name", "language"), ALIAS_TABLE)
-def test_the_old_grammar_reads_every_old_word(word, name, language):
-    args, fields = VALID_ARGS[name]
-    assert parse(word + args) == Command(name=name, language=language, word=word, **fields)
-
-
 def test_one_session_code_pattern():
     # the catalogue's rule (2-32 letters, digits or dashes) is the parser's
-    assert CODE.match("KAOS1") and CODE.match("PO-KAOS1-1") and CODE.match("GB")
-    assert not CODE.match("G") and not CODE.match("-GB1") and not CODE.match("A" * 33)
+    assert SESSION_CODE.match("KAOS1") and SESSION_CODE.match("PO-KAOS1-1") and SESSION_CODE.match("GB")
+    assert not SESSION_CODE.match("G") and not SESSION_CODE.match("-GB1") and not SESSION_CODE.match("A" * 33)

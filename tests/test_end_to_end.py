@@ -13,15 +13,11 @@ our database and once on the wire.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-import time_machine
-from rq import SimpleWorker
-from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, update
 
 from bot.app import create_app
@@ -126,9 +122,7 @@ class World:
 
     # admin API
     def api(self, method: str, path: str, json=None, status: int = 200):
-        response = self.client.open(f"/api/v1{path}", method=method, json=json, headers=ADMIN)
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
+        return builders.admin(self.client, method, path, json, status)
 
     def setup(self, *, code: str = "GB1", target_moq: int = 24) -> None:
         factory = self.api(
@@ -165,13 +159,10 @@ class World:
 
     # the worker
     def work(self) -> None:
-        SimpleWorker([self.queue], connection=self.queue.connection).work(burst=True)
-        assert self.queue.failed_job_registry.get_job_ids() == []
+        builders.work(self.queue)
 
     def sweep(self) -> dict:
-        job = self.queue.enqueue("jobs.expiry.sweep_expired_sessions")
-        self.work()
-        return job.return_value()
+        return builders.run_job(self.queue, "jobs.expiry.sweep_expired_sessions")
 
     def scheduled_delays(self) -> list[float]:
         registry = self.queue.scheduled_job_registry
@@ -179,12 +170,7 @@ class World:
 
     def run_due_retries(self) -> None:
         """RQ's scheduler step at the time the last scheduled retry is due, then the worker."""
-        registry = self.queue.scheduled_job_registry
-        due = max(registry.get_scheduled_time(j) for j in registry.get_job_ids()) + timedelta(seconds=1)
-        with time_machine.travel(due, tick=False):
-            scheduler = RQScheduler([self.queue], connection=self.queue.connection)
-            scheduler.prepare_registries([self.queue.name])
-            scheduler.enqueue_scheduled_jobs()
+        builders.enqueue_due_retries(self.queue)
         self.work()
 
     # the database
@@ -563,32 +549,14 @@ def test_two_sweeps_racing_close_each_session_exactly_once(requires_postgres, se
     assert joined == due  # "MOQ reached" to the first buyer of each session that reached 13 units; the
     # second one's join reached it, so they read it in the reply
 
-    barrier = threading.Barrier(2)
-    results: list[sweep.SweepResult] = []
     dispatched: list[list[int]] = [[], []]
-    errors: list[BaseException] = []
 
-    def sweeper(index: int) -> None:
-        try:
-            barrier.wait()
-            results.append(
-                sweep.sweep_due_sessions(
-                    db_factory,
-                    settings,
-                    warehouse=SlowWarehouse,
-                    batch_size=3,
-                    dispatch=dispatched[index].extend,
-                )
-            )
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def sweeper(index: int):
+        return lambda: sweep.sweep_due_sessions(
+            db_factory, settings, warehouse=SlowWarehouse, batch_size=3, dispatch=dispatched[index].extend
+        )
 
-    threads = [threading.Thread(target=sweeper, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(results) == 2
+    results = builders.race(sweeper(0), sweeper(1))
 
     closed = [[o.session_code for o in result.closed] for result in results]
     assert all(codes for codes in closed)  # both sweeps did part of the work...

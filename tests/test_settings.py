@@ -41,6 +41,10 @@ def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
         ({"DEFAULT_COUNTRY": "Indonesia"}, "DEFAULT_COUNTRY"),
         ({"WAREHOUSE_TIMEOUT_SECONDS": "soon"}, "WAREHOUSE_TIMEOUT_SECONDS"),
         ({"EXPIRY_SWEEP_SECONDS": "1"}, "EXPIRY_SWEEP_SECONDS"),
+        ({"XENDIT_SECRET_KEY": "xnd_development_1"}, "XENDIT_CALLBACK_TOKEN"),
+        ({"PAYMENT_DEADLINE_HOURS": "0"}, "PAYMENT_DEADLINE_HOURS"),
+        ({"PAYMENT_DEADLINE_HOURS": "8761"}, "PAYMENT_DEADLINE_HOURS"),
+        ({"XENDIT_TIMEOUT_SECONDS": "0"}, "XENDIT_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_values_fail_at_start_up(env, message):
@@ -56,3 +60,19 @@ def test_a_template_per_language_wins_over_the_default_one():
     assert settings.content_sid_for("order_created", "id") == "HXid"
     assert settings.content_sid_for("order_created") == "HXid"
     assert settings.content_sid_for("session_failed", "en") is None
+
+
+def test_online_payment_is_off_by_default_and_on_with_a_secret_key_and_its_callback_token():
+    assert not Settings.from_env({}).online_payment
+    assert Settings.from_env({}).payment_deadline_hours == 48
+    settings = Settings.from_env(
+        {
+            "XENDIT_SECRET_KEY": "xnd_development_1",
+            "XENDIT_CALLBACK_TOKEN": "token",
+            "XENDIT_API_BASE_URL": "http://127.0.0.1:9/",
+            "PAYMENT_DEADLINE_HOURS": "24",
+        }
+    )
+    assert settings.online_payment and settings.xendit_callback_token == "token"
+    assert settings.xendit_api_base_url == "http://127.0.0.1:9"
+    assert (settings.payment_deadline_hours, settings.xendit_timeout_seconds) == (24, 20)

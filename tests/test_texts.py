@@ -51,6 +51,8 @@ def test_other_format_specs_still_work_and_unknown_languages_fall_back_to_indone
 BUYER_KEYS = (
     list(texts.buyer.TEXTS)
     + list(texts.settlement.TEXTS)
+    + list(texts.sharing.TEXTS)
+    + list(texts.conversation.TEXTS)
     + [key for key in texts.fulfilment.TEXTS if key.startswith(("notify_", "order_"))]
 )
 

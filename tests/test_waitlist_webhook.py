@@ -20,7 +20,7 @@ from core.models import OutboundMessage, PurchaseOrder, SessionStatus
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.builders import participants
-from tests.chat import Phone
+from tests.chat import Phone, without_prompts
 
 FACTORY = builders.FACTORY_PHONE
 A, B, C, D = "+6281400000001", "+6281400000002", "+6281400000003", "+6281400000004"
@@ -32,13 +32,14 @@ JOINED_HEAD = "✅ Tercatat: {q} pcs Kaos TS ukuran {size} di sesi GB1, total {t
 
 @pytest.fixture
 def say(client):
-    """say(phone, text) -> the reply, through a signed webhook post."""
+    """say(phone, text) -> the reply, through a signed webhook post (share prompts and STATUS's reminders line
+    left out: `tests.chat.without_prompts`)."""
     phones: dict[str, Phone] = {}
 
     def send(number: str, text: str) -> str:
         if number not in phones:
             phones[number] = Phone(client, number, f"Pembeli {number[-1]}")
-        return phones[number].send(text)
+        return without_prompts(phones[number].send(text))
 
     return send
 

@@ -29,7 +29,7 @@ from core.models import (
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
 from tests.builders import counts, make_session, participants
-from tests.chat import AUTH_TOKEN, WEBHOOK, Phone, reply_text, sign, squash
+from tests.chat import AUTH_TOKEN, WEBHOOK, Phone, reply_text, sign, squash, without_share_line
 
 A, B, C, D = "+6281200000001", "+6281200000002", "+6281200000003", "+6281200000004"
 E = "+6281200000005"
@@ -257,7 +257,7 @@ def test_every_inbound_message_is_stored_with_its_command_and_reply(client, db_f
     with db_factory() as db:
         stored = list(db.scalars(select(InboundMessage).order_by(InboundMessage.id)))
     assert [m.body for m in stored] == bodies
-    assert [m.command for m in stored] == ["unknown", "empty", "empty", "menu", "join", "confirm"]
+    assert [m.command for m in stored] == ["menu", "empty", "empty", "menu", "join", "confirm"]
     assert [m.reply for m in stored] == replies
     assert {m.from_phone for m in stored} == {f"whatsapp:{A}"}
     assert {m.profile_name for m in stored} == {"Sari"}
@@ -304,7 +304,7 @@ def test_english_commands_get_english_replies_and_indonesian_get_indonesian(clie
     assert say(en, "STATUS").startswith("Your joins: • GB1 Kaos TS M x2 = Rp 100.000: confirmed")
     assert say(en, "LIST").startswith("Open sessions: • GB1: Kaos TS, Rp 50.000/pc, 2/24 pcs, closes ")
     assert say(en, "INFO GB1").startswith("GB1: Kaos TS Price Rp 50.000/pc · closes ")
-    assert say(en, "blah").startswith('Sorry, "BLAH" is not a command I know.')
+    assert say(en, "blah").startswith("Sorry, I did not quite get that 🙏 I am the Laku Grosir ordering bot.")
     assert say(idn, "BANTUAN").startswith("Halo Budi! Laku Grosir: beli bareng per grosir")
     assert say(idn, "IKUT GB1 S 1").startswith(
         "✅ Tercatat: 1 pcs Kaos TS ukuran S di sesi GB1, total Rp 50.000"
@@ -313,7 +313,7 @@ def test_english_commands_get_english_replies_and_indonesian_get_indonesian(clie
     assert say(idn, "SESI").startswith(
         "Sesi yang sedang buka: • GB1: Kaos TS, Rp 50.000/pcs, 3/24 pcs, tutup "
     )
-    assert say(idn, "blah").startswith('Maaf, perintah "BLAH" tidak dikenal.')
+    assert say(idn, "blah").startswith("Maaf kak, saya belum paham maksudnya 🙏")
     # switching language follows the alias
     assert say(idn, "LEAVE GB1") == "You left session GB1: 1 pc released. Nothing is owed for them."
     with db_factory() as db:
@@ -395,6 +395,10 @@ def test_worked_example_four_sizes_d_is_refused_naming_l_and_xl(client, db_facto
     after = snapshot(db_factory)
     assert after["counts"]["buyers"] == before["counts"]["buyers"] + 1  # D wrote to us for the first time
     after["counts"]["buyers"] -= 1
+    assert (
+        after["counts"]["conversation_states"] == before["counts"]["conversation_states"] + 1
+    )  # context GB1
+    after["counts"]["conversation_states"] -= 1
     after["buyers"] = [b for b in after["buyers"] if b[0] != D]
     assert after == before
     m = next(s for s in admin_session(client)["sizes"] if s["size"] == "M")
@@ -454,7 +458,9 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
 ):
     make_session(db_factory, builders.TWO_SIZES, target_moq=10)
     assert "minimum" not in say(phones(A), "IKUT GB1 M 5").lower()
-    assert say(phones(B), "IKUT GB1 M 3").endswith("Terkumpul 8/10 pcs. Keluar: BATAL GB1")
+    assert without_share_line(say(phones(B), "IKUT GB1 M 3")).endswith(
+        "Terkumpul 8/10 pcs. Keluar: BATAL GB1"
+    )
     session = admin_session(client)
     assert (session["status"], session["moq_reached_at"], session["moq_reached"]) == ("forming", None, False)
     assert dispatched == []
@@ -523,7 +529,7 @@ BAD_INPUT = [
     ("IKUT GB1 XXL 1", "Ukuran XXL tidak ada di sesi GB1. Pilihan ukuran: S, M."),
     ("IKUT GB1 M 0", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1 M 2"),
     ("IKUT GB1 M -3", "Jumlah harus minimal 1 pcs. Contoh: IKUT GB1 M 2"),
-    ("IKUT GB1 M dua", "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT GB1 M 2"),
+    ("IKUT GB1 M 1.5", "Jumlah harus berupa angka, misalnya 2. Contoh: IKUT GB1 M 2"),
     ("IKUT GB1 M 101", "Maksimal 100 pcs per permintaan. Untuk jumlah lebih besar, hubungi admin."),
     (
         "IKUT GB1 M 7",
@@ -531,18 +537,43 @@ BAD_INPUT = [
     ),
     ("ANTRE GB1 M 7", "Antrean tidak tersedia untuk produk di sesi GB1. Ukuran M tersisa 6 pcs."),
     ("BATAL GB2", "Anda belum ikut sesi GB2, jadi tidak ada yang dibatalkan."),
-    # no code typed: the example is the open session the buyer is in (GB1), not a made-up code
-    ("IKUT", "Kode sesi belum ada. Contoh: IKUT GB1 ... Kirim SESI untuk kode sesi yang buka."),
-    ("IKUT GB1", "Ukuran belum ada. Contoh: IKUT GB1 M 2"),
-    ("IKUT GB#1 M", '"GB#1" bukan kode sesi yang benar (huruf dan angka, misalnya GB1).'),
-    ("IKUT GB1 M 2 pcs", "Format belum pas. Contoh: IKUT GB1 M 2, INFO GB1, BATAL GB1."),
+    # no size typed: the example is the session the buyer acted on last (GB1), not a made-up code
+    ("ANTRE", "Ukuran belum ada. Contoh: ANTRE GB1 M 2"),
+    ("IKUT ÄB1 M", '"ÄB1" bukan kode sesi yang benar (huruf dan angka, misalnya GB1).'),
+    (
+        "IKUT GB1 M 2 3",
+        "Jumlahnya kurang jelas untuk ukuran yang mana. Tulis jumlah setelah ukurannya, misalnya: IKUT GB1 M 2, L 1",
+    ),
+    (
+        "IKUT GB1 M 2, M 3",
+        "Ukuran yang sama tertulis dua kali. Tulis setiap ukuran sekali, misalnya: IKUT GB1 M 2, L 1",
+    ),
+    (
+        "INFO GB1 GB2",
+        "Satu pesan untuk satu sesi ya. Tulis dulu INFO GB1 ..., lalu sesi lainnya di pesan berikutnya.",
+    ),
+    (
+        "ALAMAT rumah yang kemarin",
+        "Alamatnya belum lengkap: tulis jalan dan nomor rumah, kota dan kode pos. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111",
+    ),
     ("ALAMAT dekat", "Alamat terlalu pendek. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111"),
     ("", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
     ("   ", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
-    ("🎉🙏👍", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
+    ("🎉🙏", "Halo! Kirim MENU untuk daftar perintah, atau SESI untuk melihat sesi yang buka."),
+    # a thumbs-up and a bare "mau" are a yes: with nothing asked, nothing to do
     (
-        "mau kaos dong",
-        'Maaf, perintah "MAU" tidak dikenal. Kirim MENU untuk daftar perintah, atau SESI untuk sesi yang buka.',
+        "🎉🙏👍",
+        "Saat ini tidak ada yang perlu dijawab YA atau TIDAK. Kirim SESI untuk sesi yang buka, atau MENU untuk semua perintah.",
+    ),
+    (
+        "mau dong",
+        "Saat ini tidak ada yang perlu dijawab YA atau TIDAK. Kirim SESI untuk sesi yang buka, atau MENU untuk semua perintah.",
+    ),
+    (
+        "bahannya adem ga kak?",
+        "Maaf kak, saya belum paham maksudnya 🙏 Saya bot pemesanan Laku Grosir. • SESI: sesi yang sedang buka "
+        "• INFO <kode>: harga dan stok per ukuran • IKUT <kode>: ikut sesi, saya pandu pilih ukuran dan jumlahnya "
+        "Kirim MENU untuk semua perintah.",
     ),
     ("x" * 2000, "Pesan terlalu panjang. Kirim MENU untuk daftar perintah."),
     (
@@ -602,24 +633,23 @@ def test_english_bad_input_gets_english_replies(client, db_factory, joined):
 
 def test_examples_in_error_replies_use_a_real_session_code(client, db_factory, phones):
     # no session open at all: the made-up example code
-    assert say(phones(B), "IKUT") == (
-        "Kode sesi belum ada. Contoh: IKUT GB1234 ... Kirim SESI untuk kode sesi yang buka."
+    assert say(phones(B), "BATAL") == (
+        "Kode sesi belum ada. Contoh: BATAL GB1234 ... Kirim SESI untuk kode sesi yang buka."
     )
-    # one open session, not joined yet: that one
+    # one open session: that one (it is the context of a message without a code)
     make_session(db_factory, builders.TWO_SIZES, code="KAOS7")
-    assert say(phones(B), "IKUT") == (
-        "Kode sesi belum ada. Contoh: IKUT KAOS7 ... Kirim SESI untuk kode sesi yang buka."
+    assert say(phones(B), "ANTRE") == "Ukuran belum ada. Contoh: ANTRE KAOS7 M 2"
+    assert (
+        say(phones(B), "JOIN GB_1 M")
+        == '"GB_1" is not a valid session code (letters and digits, e.g. KAOS7).'
     )
-    assert say(phones(B), "JOIN x#1") == '"X#1" is not a valid session code (letters and digits, e.g. KAOS7).'
-    # two open sessions: the one the buyer joined
+    # two open sessions: none in context, a made-up code; then the one the buyer joined
     make_session(db_factory, builders.TWO_SIZES, code="KAOS8", sku="TS8")
-    assert say(phones(C), "IKUT") == (
-        "Kode sesi belum ada. Contoh: IKUT GB1234 ... Kirim SESI untuk kode sesi yang buka."
+    assert say(phones(C), "BATAL") == (
+        "Kode sesi belum ada. Contoh: BATAL GB1234 ... Kirim SESI untuk kode sesi yang buka."
     )
     assert say(phones(C), "IKUT KAOS8 M 1").startswith("✅ Tercatat")
-    assert say(phones(C), "IKUT") == (
-        "Kode sesi belum ada. Contoh: IKUT KAOS8 ... Kirim SESI untuk kode sesi yang buka."
-    )
+    assert say(phones(C), "ANTRE") == "Ukuran belum ada. Contoh: ANTRE KAOS8 M 2"
 
 
 def test_dates_are_written_in_the_readers_language(client, db_factory, phones):
@@ -708,15 +738,38 @@ def test_leaving_releases_every_join_of_the_buyer_in_that_session_only(client, d
     assert sizes(client, "GB1") == {"S": (0, 8, 8, False), "M": (0, 8, 8, False)}
 
 
-def test_button_payload_is_used_as_the_command(client, db_factory):
+def test_a_tapped_button_is_read_as_its_payload_and_a_join_by_tap_waits_for_a_yes(client, db_factory):
     make_session(db_factory, builders.TWO_SIZES)
     phone = Phone(client, A)
     text = phone.send("Ikut sesi ini", ButtonPayload="IKUT GB1 S 2")
-    assert squash(text).startswith("✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1")
+    assert squash(text) == (
+        "Ikut sesi GB1: 2 pcs ukuran S, total Rp 100.000. Dibayar setelah pesanan dibuat. "
+        "Balas YA untuk ikut, atau TIDAK."
+    )
+    assert participants(db_factory) == []
+    assert squash(phone.send("Ya", ButtonPayload="YA")).startswith(
+        "✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1"
+    )
     assert participants(db_factory) == [(A, "S", 2, "confirmed")]
     with db_factory() as db:
-        stored = db.scalars(select(InboundMessage)).one()
-    assert (stored.body, stored.button_payload, stored.command) == ("Ikut sesi ini", "IKUT GB1 S 2", "join")
+        stored = db.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [(m.body, m.button_payload, m.command) for m in stored] == [
+        ("Ikut sesi ini", "IKUT GB1 S 2", "join"),
+        ("Ya", "YA", "yes"),
+    ]
+
+
+def test_what_the_old_grammar_refused_now_joins(client, db_factory, joined):
+    # "IKUT GB1 M dua" was "the quantity must be a number", "IKUT GB1 M 2 pcs" "could not read that"
+    assert say(joined, "IKUT GB1 M dua").startswith("✅ Tercatat: 2 pcs Kaos TS ukuran M di sesi GB1")
+    assert say(joined, "ikut gb1 s 2 pcs ya kak").startswith(
+        "✅ Tercatat: 2 pcs Kaos TS ukuran S di sesi GB1"
+    )
+    assert participants(db_factory) == [
+        (A, "M", 2, "confirmed"),
+        (A, "M", 2, "confirmed"),
+        (A, "S", 2, "confirmed"),
+    ]
 
 
 # ----------------------------------------------------------------------- characters TwiML cannot carry

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from core.adapters import xendit
-from core.adapters.xendit import (
+from core.adapters import payments, xendit
+from core.adapters.payments import (
     ExternalIdConflict,
     InvalidInvoicePayload,
     InvoiceLine,
@@ -20,11 +20,10 @@ from core.adapters.xendit import (
     InvoiceRequest,
     PermanentPaymentError,
     TransientPaymentError,
-    XenditInvoices,
 )
+from core.adapters.xendit import XenditInvoices
+from core.texts import render
 from tests.fakes import xendit_server
-
-fake_xendit = xendit_server.fake_xendit  # the fixture
 
 PHONE = "+6281234567890"
 
@@ -37,7 +36,15 @@ def order_request(external_id: str = "laku-KAOS1-001-0a1b2c3d", **overrides: Any
     fields: dict[str, Any] = dict(
         external_id=external_id,
         amount=150_000,
-        description=xendit.order_description("Kaos Polos Premium", [("M", 2)], "KAOS1", "KAOS1-001"),
+        description=render(
+            "id",
+            "invoice_description",
+            product="Kaos Polos Premium",
+            size="M",
+            quantity=2,
+            code="KAOS1",
+            order="KAOS1-001",
+        ),
         buyer_phone=PHONE,
         buyer_name="Budi",
         duration_seconds=48 * 3600,
@@ -100,8 +107,10 @@ def test_create_request_carries_amount_currency_description_phone_duration_and_e
 
 
 def test_english_buyers_get_an_english_description_and_checkout_page():
-    text = xendit.order_description("Plain Tee", [("S", 1), ("XL", 3)], "TEE2", "TEE2-007", "en")
-    assert text == "Plain Tee, size S ×1, XL ×3 (session TEE2, order TEE2-007)"
+    text = render(
+        "en", "invoice_description", product="Plain Tee", size="XL", quantity=3, code="TEE2", order="TEE2-007"
+    )
+    assert text == "Plain Tee, size XL ×3 (session TEE2, order TEE2-007)"
 
 
 def test_requests_that_xendit_would_refuse_fail_before_any_call():
@@ -116,7 +125,7 @@ def test_requests_that_xendit_would_refuse_fail_before_any_call():
 
 
 def test_external_ids_are_readable_and_never_repeat():
-    first, second = xendit.new_external_id("KAOS1-001"), xendit.new_external_id("KAOS1-001")
+    first, second = payments.new_external_id("KAOS1-001"), payments.new_external_id("KAOS1-001")
     assert first.startswith("laku-KAOS1-001-") and second.startswith("laku-KAOS1-001-")
     assert first != second
 

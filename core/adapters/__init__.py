@@ -2,10 +2,11 @@
 
 - messages out: `console.ConsoleTransport` (no Twilio credentials) or `twilio.TwilioTransport`;
 - stock: `core.warehouse.BuiltinWarehouse` (our own tables) or `http_warehouse.HttpWarehouse`;
-- payment links: `payments` (none yet: the order states the amount due).
+- payment links: `xendit.XenditInvoices` with `XENDIT_SECRET_KEY`, else none (the order states the
+  amount due).
 
 The ports they implement are `core.delivery.Transport`, `core.warehouse.Warehouse` and
-`payments.PaymentLinks`.
+`payments.PaymentProvider`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from core.adapters.console import ConsoleTransport
 from core.adapters.http_warehouse import HttpWarehouse
+from core.adapters.payments import PaymentProvider
 from core.adapters.twilio import STATUS_CALLBACK_PATH, TwilioTransport, make_client
+from core.adapters.xendit import XenditInvoices
 from core.delivery import Transport
 from core.settings import ConfigError, Settings
 from core.warehouse import BuiltinWarehouse, Warehouse
@@ -35,3 +38,15 @@ def transport_for(settings: Settings) -> Transport:
         raise ConfigError("TWILIO_WHATSAPP_FROM is needed to send WhatsApp messages through Twilio")
     callback = f"{settings.public_base_url}{STATUS_CALLBACK_PATH}" if settings.public_base_url else None
     return TwilioTransport(make_client(settings), settings.twilio_whatsapp_from, callback)
+
+
+def payment_provider_for(settings: Settings) -> PaymentProvider | None:
+    """Xendit when `XENDIT_SECRET_KEY` is set, else None (no online payment). Build it once per process:
+    the SDK's configuration resets its loggers when made."""
+    if not settings.xendit_secret_key:
+        return None
+    return XenditInvoices(
+        settings.xendit_secret_key,
+        api_base_url=settings.xendit_api_base_url,
+        read_timeout=settings.xendit_timeout_seconds,
+    )

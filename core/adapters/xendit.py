@@ -1,4 +1,5 @@
-"""Payment links from Xendit invoices, through Xendit's official Python SDK (`xendit-python`).
+"""Payment links from Xendit invoices, through Xendit's official Python SDK (`xendit-python`): the
+payment port (`core.adapters.payments`) for Xendit.
 
 Pointing: the SDK calls `Configuration.host + path`; `Configuration(host=XENDIT_API_BASE_URL)` aims it
 at another host (tests: a loopback fake). Each adapter owns its Configuration and ApiClient; the SDK's
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,49 +33,26 @@ from xendit.invoice.model.create_invoice_request import CreateInvoiceRequest
 from xendit.invoice.model.customer_object import CustomerObject
 from xendit.invoice.model.invoice_item import InvoiceItem
 
-DEFAULT_API_BASE_URL = "https://api.xendit.co"
-CURRENCY = "IDR"
-CALLBACK_TOKEN_HEADER = "x-callback-token"
-MAX_INVOICE_DURATION_SECONDS = 31_536_000  # Xendit's ceiling: one year
+from core.adapters.payments import (
+    CURRENCY,
+    EnsuredInvoice,
+    ExternalIdConflict,
+    InvalidInvoicePayload,
+    InvoiceInfo,
+    InvoiceNotFound,
+    InvoiceRequest,
+    PaymentProviderError,
+    PermanentPaymentError,
+    TransientPaymentError,
+)
 
-PENDING, PAID, SETTLED, EXPIRED = "PENDING", "PAID", "SETTLED", "EXPIRED"
-PAID_STATUSES = frozenset({PAID, SETTLED})
+DEFAULT_API_BASE_URL = "https://api.xendit.co"
+CALLBACK_TOKEN_HEADER = "x-callback-token"
 
 # HTTP statuses worth another try. 401/403 are here on purpose (as for Twilio): a wrong or under-permitted
 # key is an account problem an operator fixes, not a property of the order, so the job keeps retrying
 # with backoff and alerts when it runs out of attempts.
 _TRANSIENT_HTTP = frozenset({401, 403, 408, 409, 425, 429})
-
-
-class PaymentProviderError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-
-
-class TransientPaymentError(PaymentProviderError):
-    """Try again later. `outcome_unknown`: the request may have been carried out (timeout, lost answer)."""
-
-    def __init__(self, message: str, *, outcome_unknown: bool = False, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.outcome_unknown = outcome_unknown
-
-
-class PermanentPaymentError(PaymentProviderError):
-    """Trying again cannot help: give up and tell the admin."""
-
-
-class InvoiceNotFound(PermanentPaymentError):
-    """Xendit knows no invoice with this id."""
-
-
-class ExternalIdConflict(PermanentPaymentError):
-    """Xendit holds an invoice under this order's external_id for another amount or currency."""
-
-
-class InvalidInvoicePayload(ValueError):
-    """An invoice body (API answer or callback) without the fields a payment decision needs."""
 
 
 def classify(status: int | None, error_code: str | None, message: str) -> PaymentProviderError:
@@ -89,113 +65,7 @@ def classify(status: int | None, error_code: str | None, message: str) -> Paymen
     return PermanentPaymentError(text, status=status, error_code=error_code)
 
 
-# --- what goes to Xendit -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InvoiceLine:
-    """One size of the order as a line on Xendit's checkout page."""
-
-    name: str
-    quantity: int
-    unit_price: int
-
-
-@dataclass(frozen=True)
-class InvoiceRequest:
-    """One order's invoice. `amount` in whole rupiah; `buyer_phone` in E.164."""
-
-    external_id: str
-    amount: int
-    description: str
-    buyer_phone: str
-    duration_seconds: int
-    buyer_name: str | None = None
-    locale: str = "id"
-    lines: tuple[InvoiceLine, ...] = ()
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.external_id:
-            raise ValueError("an invoice needs an external_id")
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 1:
-            raise ValueError(f"amount must be a whole number of rupiah >= 1, got {self.amount!r}")
-        if not 1 <= self.duration_seconds <= MAX_INVOICE_DURATION_SECONDS:
-            raise ValueError(f"invoice duration must be 1..{MAX_INVOICE_DURATION_SECONDS} s")
-        if self.lines and sum(line.quantity * line.unit_price for line in self.lines) != self.amount:
-            raise ValueError("the invoice lines do not add up to the amount")
-
-
-def new_external_id(order_code: str) -> str:
-    """An order's reference at Xendit: readable, and unique beyond this database (a test database that
-    starts again at order 1 must never find last week's invoice). Made once, stored with the order."""
-    return f"laku-{order_code}-{secrets.token_hex(4)}"
-
-
-def order_description(
-    product: str, sizes: Sequence[tuple[str, int]], session_code: str, order_code: str, language: str = "id"
-) -> str:
-    """What the buyer reads on the checkout page and in Xendit's dashboard: product, sizes, session."""
-    size_text = ", ".join(f"{size} ×{quantity}" for size, quantity in sizes)
-    if language == "en":
-        return f"{product}, size {size_text} (session {session_code}, order {order_code})"
-    return f"{product}, ukuran {size_text} (sesi {session_code}, pesanan {order_code})"
-
-
-# --- what comes back -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InvoiceInfo:
-    """An invoice as Xendit reports it, from an API answer or a callback. Money is exact (Decimal)."""
-
-    id: str
-    external_id: str
-    status: str
-    amount: Decimal
-    currency: str | None
-    invoice_url: str | None = None
-    expiry_date: datetime | None = None
-    created: datetime | None = None
-    updated: datetime | None = None
-    paid_amount: Decimal | None = None
-    paid_at: datetime | None = None
-    payment_method: str | None = None
-    payment_channel: str | None = None
-    payment_id: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def paid(self) -> bool:
-        return self.status in PAID_STATUSES
-
-    @property
-    def event_key(self) -> str:
-        """One key per state an invoice reaches (an invoice is paid at most once and expires at most
-        once): a callback, its redeliveries and the same state found by reconciliation share it."""
-        state = PAID if self.paid else self.status
-        return f"xendit:invoice:{self.id}:{state}"
-
-    def mismatch_with(self, amount_due: int, currency: str = CURRENCY) -> str | None:
-        """Why this invoice does not settle `amount_due` in `currency`, or None when it does (or would,
-        once paid). A paid invoice is judged by what was paid."""
-        if (self.currency or "").upper() != currency:
-            return f"currency {self.currency or '-'} is not {currency}"
-        charged = self.paid_amount if self.paid and self.paid_amount is not None else self.amount
-        if charged != Decimal(amount_due):
-            what = "paid amount" if self.paid and self.paid_amount is not None else "amount"
-            return f"{what} {charged} is not the {amount_due} due"
-        return None
-
-
-@dataclass(frozen=True)
-class EnsuredInvoice:
-    """The order's invoice; `created` when this call made it; `others`: further invoices Xendit holds
-    under the same external_id (a duplicate made despite the look-up, for the admin to resolve)."""
-
-    invoice: InvoiceInfo
-    created: bool
-    others: tuple[InvoiceInfo, ...] = ()
+# --- reading Xendit's answers and callbacks -------------------------------------------------------------
 
 
 def _money(value: Any, name: str, required: bool = False) -> Decimal | None:
@@ -252,6 +122,7 @@ def parse_invoice(payload: Mapping[str, Any]) -> InvoiceInfo:
         payment_channel=_text(payload, "payment_channel"),
         payment_id=_text(payload, "payment_id"),
         raw=dict(payload),
+        provider="xendit",
     )
 
 
@@ -259,7 +130,7 @@ def parse_callback(body: bytes | str) -> InvoiceInfo:
     """An invoice callback's body (`POST /webhooks/xendit/invoice`). Check the token first."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise InvalidInvoicePayload("the callback body is not JSON") from None
     return parse_invoice(payload)
 

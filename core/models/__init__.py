@@ -15,7 +15,11 @@ from core.models.base import (
     Timestamp,
 )
 from core.models.catalog import Factory, GrosirVariantAllocation, Product, Variant
+from core.models.conversation import ConversationState
 from core.models.messages import InboundMessage, OutboundMessage
+from core.models.operators import LoginThrottle, Operator
+from core.models.payments import OrderPayment, OrderStatus, PaymentEvent, PaymentStatus
+from core.models.referrals import Referral
 from core.models.sessions import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.models.stock import Order, PurchaseOrder, PurchaseOrderLine, Shipment, WarehouseInventory
 
@@ -24,11 +28,16 @@ __all__ = [
     "AllocationPolicyName",
     "Base",
     "Buyer",
+    "ConversationState",
     "Factory",
     "GroupSession",
     "GrosirVariantAllocation",
     "InboundMessage",
+    "LoginThrottle",
+    "Operator",
     "Order",
+    "OrderPayment",
+    "OrderStatus",
     "OutboundMessage",
     "OutboundStatus",
     "Participant",
@@ -36,7 +45,10 @@ __all__ = [
     "Product",
     "PurchaseOrder",
     "PurchaseOrderLine",
+    "PaymentEvent",
+    "PaymentStatus",
     "PurchaseOrderStatus",
+    "Referral",
     "SessionStatus",
     "SessionVariantCounter",
     "Shipment",

@@ -23,6 +23,14 @@ class Buyer(Base):
     address: Mapped[str | None] = mapped_column(Text)
     last_inbound_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    # reminders and sharing (see docs/design.md, "Reminders and sharing")
+    referral_tag: Mapped[str | None] = mapped_column(String(6), unique=True)  # given on the first share link
+    opted_out_at: Mapped[datetime | None] = mapped_column(Timestamp)  # BERHENTI/STOP; None: reminders on
+
+
+def _first_reminder_check(context) -> datetime:
+    """A new session is first looked at by the reminder sweep when it starts (see `core.reminders`)."""
+    return context.get_current_parameters()["starts_at"]
 
 
 class GroupSession(Base):
@@ -43,6 +51,14 @@ class GroupSession(Base):
             "id",
             postgresql_where=text("status IN ('forming', 'moq_reached')"),
             sqlite_where=text("status IN ('forming', 'moq_reached')"),
+        ),
+        # the reminder sweep's claim (`core.reminders`): sessions whose next look is due, oldest first
+        Index(
+            "ix_sessions_next_reminder_at",
+            "next_reminder_at",
+            "id",
+            postgresql_where=text("next_reminder_at IS NOT NULL"),
+            sqlite_where=text("next_reminder_at IS NOT NULL"),
         ),
     )
 
@@ -67,6 +83,8 @@ class GroupSession(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    # when the reminder sweep next looks at the session (None: never again); see `core.reminders`
+    next_reminder_at: Mapped[datetime | None] = mapped_column(Timestamp, default=_first_reminder_check)
 
     product: Mapped[Product] = relationship()
 

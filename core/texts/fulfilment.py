@@ -41,7 +41,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "• {order}: {size} x{quantity} = {amount}",
     },
     "order_address_known": {"id": "\nDikirim ke: {address}", "en": "\nDelivery to: {address}"},
-    "order_payment_link": {"id": "\nBayar di sini: {link}", "en": "\nPay here: {link}"},
     "order_address_missing": {
         "id": "\nKami belum punya alamat pengiriman Anda. Balas: ALAMAT <alamat lengkap>",
         "en": "\nWe do not have your delivery address yet. Reply: ADDRESS <full address>",

@@ -25,6 +25,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Ukuran {size} sudah penuh selama sesi berjalan",
         "en": "Size {size} is full while the session runs",
     },
+    "waiting_line_at_close": {  # one size of a several-size join (core.texts.conversation's waiting_line)
+        "id": "• {size} {quantity:pcs}: ⏳ antre ke-{position}, hanya bisa diputuskan saat sesi tutup (belum perlu bayar)",
+        "en": "• {size} {quantity:pcs}: ⏳ waiting, number {position}, can only be settled at close (nothing owed yet)",
+    },
+    "waiting_lines_settled_by": {
+        "id": "Antrean paling lambat diputuskan saat sesi tutup, {ends}; tidak ada yang perlu dibayar sebelum terkonfirmasi.",
+        "en": "Waiting requests are settled when the session closes, {ends}, at the latest; nothing is owed unless confirmed.",
+    },
     # --- "too many": the third way on, beside IKUT <n> and ANTRE <qty> --------------------------------
     "too_many_split": {
         "id": (

@@ -27,7 +27,7 @@ from core.understanding.command import (
 )
 from core.understanding.parser import MAX_BODY, parse
 from core.understanding.tokens import MAX_QUANTITY
-from core.understanding.words import BUYER, COMMAND_WORDS, FACTORY, REPLY_WORDS, Word, word_for
+from core.understanding.words import BUYER, COMMAND_WORDS, FACTORY, REPLY_WORDS, THANKS, Word, word_for
 
 __all__ = [
     "ANSWERS",
@@ -44,6 +44,7 @@ __all__ = [
     "REPLY_WORDS",
     "SESSION_CODE",
     "SIZE",
+    "THANKS",
     "Command",
     "Guess",
     "Line",

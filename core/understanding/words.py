@@ -154,6 +154,11 @@ CHAT: dict[str, str | None] = {
     ),
     **_keys("en", "THANKS THANK THX TY GOOD NICE GREAT COOL SORRY PAID PAYMENT"),
 }
+# Thanks among them, answered with a "you're welcome" rather than help.
+THANKS = frozenset(
+    "MAKASIH MAKASI MAKASIIH MKSH MKS TERIMAKASIH TRIMS TRIMAKASIH TQ TENGKYU NUHUN SUWUN MATURNUWUN TERIMA "
+    "THANKS THANK THX TY".split()
+)
 # A question about something is answered, never acted on: a join asked as a question is only proposed.
 QUESTIONS: dict[str, str | None] = {
     **_keys(
