@@ -173,23 +173,19 @@ def _place(
     session, product = view.session, view.product
     variant = _variant(view, size)
     state = view.states[variant.size]
-    # No request above T*a_v ever fits while the session runs (available_v <= T*a_v): only settlement at
-    # close can serve it (docs/design.md, "Waitlist").
-    largest = (
-        allocation.max_request(variant.size, view.allocations, product.lead_lots)
-        if view.allocations
-        else None
-    )
-
     if state.accepts(quantity):
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
         return JoinResult("joined", participant, view)
 
+    # No request above T*a_v ever fits while the session runs (available_v <= T*a_v): only settlement at
+    # close can serve it (docs/design.md, "Waitlist").
+    largest = (
+        allocation.max_request(variant.size, view.allocations, product.lead_lots) if view.allocations else 0
+    )
+    too_large = bool(view.allocations) and quantity > largest
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
-    too_large = largest is not None and quantity > largest
     if waitlist_possible and (wait or state.locked or too_large):
-        # Waits whole. A request no join can make room for (too large, or the static rule's full size) is
-        # still settled at close, so waiting is a real promise; the reply says it is decided only then.
+        # Waits whole; one no join can make room for (too large, a static full size) is settled at close.
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
         position = waiting_position(db, participant)
         return JoinResult("waiting", participant, view, position=position)
