@@ -1,10 +1,11 @@
 """Allocation-quality benchmark: simulated sessions decided by the production rule in `core.allocation`.
 
-`python -m bench.allocation` (full run: 48 cells x 2,000 replications x 8 policies) or `--quick` (a few
+`python -m bench.allocation` (full run: 48 cells x 2,000 replications x 13 policies) or `--quick` (a few
 seconds). Writes `bench/results/allocation.json`, `bench/results/allocation.png` and its block of
 `bench/README.md`; `--quick` writes to `bench/results/quick/` instead. The exit status is 1 if a size ever
 went over its cap. The model is `bench/allocation_model.py`, the bookkeeping `bench/allocation_stats.py`,
-the tables and plot `bench/allocation_report.py`.
+the tables and plot `bench/allocation_report.py`, the goals of settlement at close
+`bench/allocation_goals.py`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import common
+from bench.allocation_goals import check_goals
 from bench.allocation_model import (
     ARRIVALS,
     BASE_SEED,
     BUYERS,
     DEFAULT_POLICIES,
+    DEFAULT_POLICY,
     DEFAULT_REPLICATIONS,
+    EXCESS_WEIGHTS,
     FRONTIER_WEIGHTS,
     MIXES,
     MOQ_LOTS,
@@ -41,7 +45,7 @@ from bench.allocation_report import DEFINITIONS, plot, render
 from bench.allocation_stats import overall, run_cells
 
 NAME = "allocation"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: settlement policies, E+R ratios, the weighted bound, goals
 
 
 def build_report(
@@ -55,7 +59,7 @@ def build_report(
     elapsed: float,
     quick: bool,
 ) -> dict:
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": NAME,
         "date": common.utc_now(),
@@ -81,9 +85,14 @@ def build_report(
                 "rule": "refused with 0 < available < q: take `available` units with probability "
                 f"{TAKE_AVAILABLE_PROB}, else leave; refused with available == 0: leave (or wait whole "
                 "under the waitlist policies)",
+                "settlement_rule": "settlement policies: a locked request or one larger than T*a_v waits "
+                f"whole; with 0 < available < q, with probability {TAKE_AVAILABLE_PROB} take `available` "
+                "units and queue the rest as a request of its own, else wait whole",
             },
             "policies": [asdict(p) for p in policies],
             "frontier_weights": list(FRONTIER_WEIGHTS),
+            "excess_weights": list(EXCESS_WEIGHTS),
+            "default_policy": DEFAULT_POLICY,
             "default_policies": list(DEFAULT_POLICIES),
             "warehouse": "empty (every confirmed unit comes from whole factory lots)",
             "cells": len(cells),
@@ -92,6 +101,8 @@ def build_report(
         "overall": overall(summaries, policies),
         "cells": summaries,
     }
+    report["goals"] = check_goals(report)
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot(report, directory / "allocation.png")
         except ImportError as exc:  # matplotlib is an optional (bench) dependency
             print(f"plot skipped: {exc}", file=sys.stderr)
-    print(markdown.split("**Per scenario**")[0])
+    print(markdown.split("**Waitlist activity**")[0])
     print(
         f"{len(cells)} cells x {replications} replications x {len(POLICY_SPECS)} policies "
         f"in {elapsed:.1f} s; results in {path}"

@@ -1,8 +1,9 @@
 """The allocation benchmark's model: scenarios, simulated sessions under each policy, the offline bound.
 
-Every decision is the production rule's, from `core.allocation`: each join asks `size_availability`
-(bounded by `max_request`), the waitlist is admitted by `admit_waiting`, rescue at close is
-`rescue_at_close`, and the lots ordered are `lots_needed`. Nothing here re-implements the rule.
+Every decision is the production rule's: each join asks `core.allocation.size_availability` (bounded by
+`max_request`), the waitlist is admitted by `admit_waiting`, the close is `core.settlement.settle` (the
+product's default) and the lots ordered are `lots_needed`. Nothing here re-implements the rule; only the
+retired MOQ-only rescue, kept as a comparison policy, lives here (`rescue_at_close`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from core.allocation import (
     admit_waiting,
     lots_needed,
     max_request,
-    rescue_at_close,
     size_availability,
 )
+from core.settlement import settle
 
 BASE_SEED = 20240611
 
@@ -45,6 +46,7 @@ BUYERS = (20, 60, 200)
 MOQ_LOTS = (1, 2)
 QUANTITIES = (1, 2, 3)  # each buyer wants one of these, uniformly, of one size
 TAKE_AVAILABLE_PROB = 0.5  # a buyer refused with 0 < available < q takes `available` with this probability
+EXCESS_WEIGHTS = (0.25, 1.0, 4.0)  # the settlement sweep; the bound's min (w E + R) is kept for each
 # Weights w of the offline frontier: per replication the k minimising excess_frac + w * refused_frac.
 FRONTIER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 1000.0)
 DEFAULT_REPLICATIONS = 2000
@@ -59,28 +61,55 @@ class PolicySpec:
     policy: str | None  # core.allocation policy name; None = no cap (product without allocations)
     lead_lots: int = 2
     waitlist: bool = False
-    rescue: bool = False
+    rescue: bool = False  # the retired MOQ-only rescue at close
+    settlement: bool = False  # core.settlement.settle at close, with the settlement buyer model
+    excess_weight: float = 1.0
+    confirm_in_session: bool = True  # False: every request waits and settlement decides all (diagnostic)
+    short: str = ""  # column header in the per-cell tables
+
+    @property
+    def column(self) -> str:
+        return self.short or self.name
+
+
+def _settlement(name: str, label: str, short: str, lead: int = 2, **options) -> PolicySpec:
+    return PolicySpec(name, label, "lot_balanced", lead, True, settlement=True, short=short, **options)
 
 
 POLICY_SPECS: tuple[PolicySpec, ...] = (
-    PolicySpec("no_cap", "no cap", None),
-    PolicySpec("static_T2", "static 2*a_v", "static", 2),
-    PolicySpec("raw_unit_T2", "raw-unit T=2", "raw_unit", 2),
-    PolicySpec("lot_balanced_T1", "lot-balanced T=1", "lot_balanced", 1),
-    PolicySpec("lot_balanced_T2", "lot-balanced T=2 (default rule)", "lot_balanced", 2),
-    PolicySpec("lot_balanced_T3", "lot-balanced T=3", "lot_balanced", 3),
-    PolicySpec("lot_balanced_T2_waitlist", "lot-balanced T=2 + waitlist (default)", "lot_balanced", 2, True),
+    PolicySpec("no_cap", "no cap", None, short="no cap"),
+    PolicySpec("static_T2", "static 2*a_v", "static", 2, short="static"),
+    PolicySpec("raw_unit_T2", "raw-unit T=2", "raw_unit", 2, short="raw T2"),
+    PolicySpec("lot_balanced_T1", "lot-balanced T=1", "lot_balanced", 1, short="LB T1"),
+    PolicySpec("lot_balanced_T2", "lot-balanced T=2", "lot_balanced", 2, short="LB T2"),
+    PolicySpec("lot_balanced_T3", "lot-balanced T=3", "lot_balanced", 3, short="LB T3"),
+    PolicySpec(
+        "lot_balanced_T2_waitlist", "lot-balanced T=2 + waitlist", "lot_balanced", 2, True, short="LB T2 +wl"
+    ),
     PolicySpec(
         "lot_balanced_T2_waitlist_rescue",
-        "lot-balanced T=2 + waitlist + rescue (default)",
+        "lot-balanced T=2 + waitlist + rescue (old default)",
         "lot_balanced",
         2,
         True,
         True,
+        short="+rescue (old)",
+    ),
+    _settlement("settlement", "lot-balanced T=2 + waitlist + settlement (default)", "settle T2"),
+    _settlement("settlement_T1", "lot-balanced T=1 + waitlist + settlement", "settle T1", lead=1),
+    _settlement("settlement_w0.25", "settlement, excess_weight 0.25", "settle w0.25", excess_weight=0.25),
+    _settlement("settlement_w4", "settlement, excess_weight 4", "settle w4", excess_weight=4.0),
+    _settlement(
+        "settlement_only",
+        "settlement only, nothing confirmed before close (diagnostic)",
+        "settle only",
+        confirm_in_session=False,
     ),
 )
 POLICY_BY_NAME = {p.name: p for p in POLICY_SPECS}
-DEFAULT_POLICIES = ("lot_balanced_T2", "lot_balanced_T2_waitlist", "lot_balanced_T2_waitlist_rescue")
+DEFAULT_POLICY = "settlement"
+DEFAULT_POLICIES = (DEFAULT_POLICY,)
+SWEEP_POLICIES = ("settlement_w0.25", "settlement", "settlement_w4")  # excess_weight 0.25, 1, 4
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -158,13 +187,14 @@ class SessionOutcome:
     confirmed: int
     waited_units: int = 0  # units of requests that went to the waitlist
     admitted_from_waitlist_units: int = 0  # of those, admitted by admit_waiting during the session
-    rescued_units: int = 0  # admitted by rescue_at_close
+    admitted_at_close_units: int = 0  # admitted at close, by rescue_at_close or by settlement
     still_waiting_units: int = 0  # never admitted (count as refused)
-    # never_fits: waiting at close (before rescue) with q > T*a_v, which the rule can never admit;
+    # never_fits: waiting at close with q > T*a_v, which no cap ever admits (only settlement can);
     # blocked_by_older: waiting at close, would fit, but an older same-size request does not.
     never_fits_units: int = 0
     blocked_by_older_units: int = 0
-    rescue_over_cap_units: int = 0
+    over_cap_at_close_units: int = 0  # admitted at close beyond the caps (rescue, settlement)
+    lots_for_confirmed: int = 0  # lots the units confirmed before the close already need
     cap_violations: int = 0
     cap_checks: int = 0
 
@@ -193,11 +223,26 @@ def simulate_session(
     waiting: list[WaitingRequest] = []
     out = SessionOutcome(ordered, 0)
     for index, (size, quantity, takes_available) in enumerate(buyers):
+        if not spec.confirm_in_session:
+            waiting.append(WaitingRequest(index, size, quantity))
+            out.waited_units += quantity
+            continue
         available = size_availability(size, rule_allocations, ordered, lead, policy).available
         too_big = policy is not None and quantity > max_request(size, rule_allocations, lead)
         if available is None or quantity <= available:
             take = quantity
-        elif too_big:  # refused outright with the maximum, as the join service does: never waits
+        elif spec.settlement:
+            # The join service with settlement: a request larger than T*a_v or for a locked size waits
+            # whole. Told "too many", a buyer who takes what is free takes it and queues the rest (the
+            # reply offers both); the others wait whole, since waiting is free.
+            if too_big or not (available and takes_available):
+                waiting.append(WaitingRequest(index, size, quantity))
+                out.waited_units += quantity
+                continue
+            take = available
+            waiting.append(WaitingRequest((index, "rest"), size, quantity - available))
+            out.waited_units += quantity - available
+        elif too_big:  # refused outright with the maximum, as the join service did: never waits
             if not (takes_available and available):
                 continue
             take = available
@@ -226,6 +271,7 @@ def simulate_session(
                 keys = {request.key for request in admitted}
                 waiting = [request for request in waiting if request.key not in keys]
     confirmed = sum(ordered.values())
+    out.lots_for_confirmed = lots_needed(ordered, allocations)
     for request in waiting:
         if request.quantity > lead * allocations[request.size]:
             out.never_fits_units += request.quantity
@@ -233,21 +279,43 @@ def simulate_session(
             request.quantity
         ):
             out.blocked_by_older_units += request.quantity
-    if spec.rescue and waiting and confirmed < moq_units:
-        rescued = rescue_at_close(waiting, confirmed, moq_units)
-        if rescued:
-            for request in rescued:
-                ordered[request.size] += request.quantity
-                out.rescued_units += request.quantity
-            keys = {request.key for request in rescued}
-            waiting = [request for request in waiting if request.key not in keys]
-            confirmed = sum(ordered.values())
-            for u in allocations:
-                cap = size_availability(u, allocations, ordered, lead, policy).cap
-                out.rescue_over_cap_units += max(0, ordered[u] - (cap if cap is not None else ordered[u]))
+    chosen: list[WaitingRequest] = []
+    if spec.settlement and waiting:
+        result = settle(allocations, ordered, waiting, moq_units, excess_weight=spec.excess_weight)
+        keys = set(result.admitted)
+        chosen = [request for request in waiting if request.key in keys]
+    elif spec.rescue and waiting and confirmed < moq_units:
+        chosen = rescue_at_close(waiting, confirmed, moq_units)
+    if chosen:
+        for request in chosen:
+            ordered[request.size] += request.quantity
+            out.admitted_at_close_units += request.quantity
+        keys = {request.key for request in chosen}
+        waiting = [request for request in waiting if request.key not in keys]
+        confirmed = sum(ordered.values())
+        for u in allocations:
+            cap = size_availability(u, allocations, ordered, lead, policy).cap
+            out.over_cap_at_close_units += max(0, ordered[u] - (cap if cap is not None else ordered[u]))
     out.confirmed = confirmed
     out.still_waiting_units = sum(request.quantity for request in waiting)
     return out
+
+
+def rescue_at_close(
+    waiting: list[WaitingRequest], confirmed_units: int, target_moq: int
+) -> list[WaitingRequest]:
+    """The product's close before settlement, kept as a comparison policy: admit waiting requests oldest
+    first until the MOQ is met, if waiting units can meet it (nothing when confirmed units already do)."""
+    if confirmed_units >= target_moq or confirmed_units + sum(r.quantity for r in waiting) < target_moq:
+        return []
+    admitted: list[WaitingRequest] = []
+    total = confirmed_units
+    for request in waiting:
+        if total >= target_moq:
+            break
+        admitted.append(request)
+        total += request.quantity
+    return admitted
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -269,6 +337,8 @@ class Bound:
     E_at_min_R: int
     # Per weight w of FRONTIER_WEIGHTS: (R(k)/D, E(k)/(kL)) at the feasible k minimising E(k)/(kL) + w*R(k)/D.
     frontier: tuple[tuple[float, float], ...] = ()
+    # Per excess_weight w of EXCESS_WEIGHTS: min over feasible k of w * E(k) + R(k).
+    weighted_min: tuple[float, ...] = ()
 
 
 def offline_bound(
@@ -283,6 +353,7 @@ def offline_bound(
     k_max = max(k_min, lots_needed(demand, allocations))
     best: dict[str, tuple[int, int, int]] = {}
     points: list[tuple[float, float]] = []  # (refused_frac, excess_frac) of each feasible k
+    weighted_best = [float("inf")] * len(EXCESS_WEIGHTS)  # min over k of w * E(k) + R(k), per w
     for k in range(k_min, k_max + 1):
         served = sum(min(demand.get(v, 0), k * a) for v, a in allocations.items())
         if served < moq_units:
@@ -290,6 +361,9 @@ def offline_bound(
         excess = sum(max(0, k * a - demand.get(v, 0)) for v, a in allocations.items())
         refused = total - served
         points.append((refused / total, excess / (k * lot_units)))
+        weighted_best = [
+            min(best_w, w * excess + refused) for best_w, w in zip(weighted_best, EXCESS_WEIGHTS, strict=True)
+        ]
         for key, value in (("E", excess), ("R", refused), ("ER", excess + refused)):
             if key not in best or value < best[key][0]:
                 best[key] = (value, k, excess if key == "R" else refused)
@@ -303,7 +377,9 @@ def offline_bound(
         return min(points, key=lambda p: (p[1] + w * p[0], p[0] + p[1]))
 
     frontier = tuple(weighted(w) for w in FRONTIER_WEIGHTS)
-    return Bound(e, r, er, k_er, e_at_er, er - e_at_er, k_e, r_at_e, k_r, e_at_r, frontier)
+    return Bound(
+        e, r, er, k_er, e_at_er, er - e_at_er, k_e, r_at_e, k_r, e_at_r, frontier, tuple(weighted_best)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------

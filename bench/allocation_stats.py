@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from bench.allocation_model import (
     BASE_SEED,
+    EXCESS_WEIGHTS,
     FRONTIER_WEIGHTS,
     POLICY_BY_NAME,
     POLICY_SPECS,
@@ -45,14 +46,22 @@ _POLICY_SUMS = (
     "at_bound_ER",
     "waited_units",
     "admitted_from_waitlist_units",
-    "rescued_units",
-    "rescue_sessions",
+    "admitted_at_close_units",
+    "admitted_at_close_sessions",
     "still_waiting_units",
     "never_fits_units",
     "blocked_by_older_units",
-    "rescue_over_cap_units",
+    "over_cap_at_close_units",
     "cap_violations",
     "cap_checks",
+    # over feasible replications (the bound exists), a failed session counting E = 0 and every requested
+    # unit unserved: what the E+R ratio to the bound and the goals are measured on
+    "feasible_reps",
+    "feasible_E",
+    "feasible_unserved",
+    "feasible_ER",
+    "feasible_weighted",
+    "confirmed_need_more_lots",
 )
 _BOUND_SUMS = (
     "reps",
@@ -74,7 +83,8 @@ _BOUND_SUMS = (
 def new_sums(policies: Sequence[PolicySpec]) -> dict:
     return {
         "policies": {p.name: dict.fromkeys(_POLICY_SUMS, 0) | {"min_gap_ER": None} for p in policies},
-        "bound": dict.fromkeys(_BOUND_SUMS, 0) | {"frontier": [[0.0, 0.0] for _ in FRONTIER_WEIGHTS]},
+        "bound": dict.fromkeys(_BOUND_SUMS, 0)
+        | {"frontier": [[0.0, 0.0] for _ in FRONTIER_WEIGHTS], "weighted_min": [0.0 for _ in EXCESS_WEIGHTS]},
     }
 
 
@@ -99,6 +109,9 @@ def accumulate(sums: dict, cell: Cell, record: ReplicationRecord) -> None:
         for acc, (refused_frac, excess_frac) in zip(b["frontier"], bound.frontier, strict=True):
             acc[0] += refused_frac
             acc[1] += excess_frac
+        b["weighted_min"] = [
+            acc + value for acc, value in zip(b["weighted_min"], bound.weighted_min, strict=True)
+        ]
     for name, rec in record.policies.items():
         s = sums["policies"][name]
         out = rec.outcome
@@ -122,12 +135,21 @@ def accumulate(sums: dict, cell: Cell, record: ReplicationRecord) -> None:
                 s["gap_ER"] += gap
                 s["at_bound_ER"] += gap == 0
                 s["min_gap_ER"] = gap if s["min_gap_ER"] is None else min(s["min_gap_ER"], gap)
+        if bound is not None:
+            excess = rec.E if rec.success else 0
+            unserved = rec.R if rec.success else record.D
+            s["feasible_reps"] += 1
+            s["feasible_E"] += excess
+            s["feasible_unserved"] += unserved
+            s["feasible_ER"] += excess + unserved
+            s["feasible_weighted"] += POLICY_BY_NAME[name].excess_weight * excess + unserved
+            s["confirmed_need_more_lots"] += out.lots_for_confirmed > bound.k_min_ER
         s["waited_units"] += out.waited_units
         s["admitted_from_waitlist_units"] += out.admitted_from_waitlist_units
-        s["rescued_units"] += out.rescued_units
-        s["rescue_sessions"] += out.rescued_units > 0
+        s["admitted_at_close_units"] += out.admitted_at_close_units
+        s["admitted_at_close_sessions"] += out.admitted_at_close_units > 0
         s["still_waiting_units"] += out.still_waiting_units
-        s["rescue_over_cap_units"] += out.rescue_over_cap_units
+        s["over_cap_at_close_units"] += out.over_cap_at_close_units
         s["never_fits_units"] += out.never_fits_units
         s["blocked_by_older_units"] += out.blocked_by_older_units
         s["cap_violations"] += out.cap_violations
@@ -136,7 +158,9 @@ def accumulate(sums: dict, cell: Cell, record: ReplicationRecord) -> None:
 
 def merge_sums(into: dict, other: dict) -> None:
     for key, value in other["bound"].items():
-        if key == "frontier":
+        if key == "weighted_min":
+            into["bound"][key] = [a + b for a, b in zip(into["bound"][key], value, strict=True)]
+        elif key == "frontier":
             for acc, (refused_frac, excess_frac) in zip(into["bound"][key], value, strict=True):
                 acc[0] += refused_frac
                 acc[1] += excess_frac
@@ -182,10 +206,17 @@ def summarize_cell(cell: Cell, sums: dict) -> dict:
             {"weight": w, "refused_frac": _div(acc[0], nf), "excess_frac": _div(acc[1], nf)}
             for w, acc in zip(FRONTIER_WEIGHTS, b["frontier"], strict=True)
         ],
+        "weighted_min_mean": {
+            _weight_key(w): _div(total, nf)
+            for w, total in zip(EXCESS_WEIGHTS, b["weighted_min"], strict=True)
+        },
+        "moq_possible_rate": _div(nf, b["reps"]),  # D >= MOQ: also no cap's MOQ success rate
     }
     policies = {}
     for name, s in sums["policies"].items():
-        n, ns, ng = s["reps"], s["success"], s["gap_reps"]
+        n, ns, ng, nf_p = s["reps"], s["success"], s["gap_reps"], s["feasible_reps"]
+        er_mean = _div(s["feasible_ER"], nf_p)
+        weighted_bound = bound["weighted_min_mean"].get(_weight_key(POLICY_BY_NAME[name].excess_weight))
         policies[name] = {
             "replications": n,
             "success_rate": _div(ns, n),
@@ -208,12 +239,18 @@ def summarize_cell(cell: Cell, sums: dict) -> dict:
             "gap_ER_mean": _div(s["gap_ER"], ng),
             "at_bound_ER_rate": _div(s["at_bound_ER"], ng),
             "min_gap_ER": s["min_gap_ER"],
+            "E_mean_feasible": _div(s["feasible_E"], nf_p),
+            "unserved_units_mean_feasible": _div(s["feasible_unserved"], nf_p),
+            "ER_mean_feasible": er_mean,
+            "ER_ratio": None if er_mean is None else _div(er_mean, bound["min_ER_mean"] or 0),
+            "weighted_cost_ratio": _div(_div(s["feasible_weighted"], nf_p) or 0, weighted_bound or 0),
+            "confirmed_need_more_lots_rate": _div(s["confirmed_need_more_lots"], nf_p),
             "waited_units_mean": _div(s["waited_units"], n),
             "admitted_from_waitlist_units_mean": _div(s["admitted_from_waitlist_units"], n),
-            "rescued_units_mean": _div(s["rescued_units"], n),
-            "rescue_rate": _div(s["rescue_sessions"], n),
+            "admitted_at_close_units_mean": _div(s["admitted_at_close_units"], n),
+            "admitted_at_close_rate": _div(s["admitted_at_close_sessions"], n),
             "still_waiting_units_mean": _div(s["still_waiting_units"], n),
-            "rescue_over_cap_units_mean": _div(s["rescue_over_cap_units"], n),
+            "over_cap_at_close_units_mean": _div(s["over_cap_at_close_units"], n),
             "never_fits_units_mean": _div(s["never_fits_units"], n),
             "blocked_by_older_units_mean": _div(s["blocked_by_older_units"], n),
             "cap_violations": s["cap_violations"],
@@ -224,6 +261,10 @@ def summarize_cell(cell: Cell, sums: dict) -> dict:
         "bound": bound,
         "policies": policies,
     }
+
+
+def _weight_key(weight: float) -> str:
+    return f"{weight:g}"
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -267,6 +308,10 @@ def overall(cells: Sequence[dict], policies: Sequence[PolicySpec]) -> dict:
         }
         for i, w in enumerate(FRONTIER_WEIGHTS)
     ]
+    result["bound"]["weighted_min_mean"] = {
+        key: _mean(c["bound"]["weighted_min_mean"][key] for c in cells)
+        for key in cells[0]["bound"]["weighted_min_mean"]
+    }
     result["bound"]["infeasible_replications"] = sum(c["bound"]["infeasible_replications"] for c in cells)
     return result
 

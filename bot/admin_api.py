@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from bot import context, serializers
 from bot.admin_schemas import CONTROL, FactoryIn, InventoryIn, ProductIn, SessionIn, whole_number
 from bot.http_errors import error_response
-from core import catalog, closing, payment_summary, purchase_orders, session_rows, sharing
+from core import catalog, closing, payment_summary, purchase_orders, session_rows, session_settlement, sharing
+from core.adapters import warehouse_for
 from core.errors import Invalid, NotFound
 from core.models import GroupSession, InboundMessage, OutboundMessage
 from core.session_view import load_view
@@ -51,13 +52,15 @@ def body(schema: type[BaseModel]) -> Any:
 
 
 def session_payload(db: Session, session: GroupSession) -> dict:
-    """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree."""
+    """`GET /sessions/<code>`'s JSON; the dashboard renders the same dict, so the two never disagree. Its
+    settlement is as if the session closed now: read-only, nothing is written or locked."""
     view = load_view(db, session)
     return serializers.session_json(
         view,
         purchase_orders.purchase_orders_of(db, session.id),
         payment_summary.session_totals(db, session.id),
         sharing.session_referrals(db, session.id),
+        session_settlement.preview(db, session, warehouse_for(context.settings(), db)),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -60,6 +62,17 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
+def _excess_weight(value: object) -> Decimal:
+    """A number or a decimal string. A JSON number arrives as a binary float; its shortest repr is the
+    decimal that was written (0.1 -> "0.1"), which `core.catalog` then checks and keeps exactly."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return catalog.excess_weight_from(value)
+    except Invalid as error:
+        raise ValueError(error.message) from None
+
+
 Text = Annotated[StrictStr, AfterValidator(_printable)]
 Id = Annotated[StrictInt, Field(gt=0, le=MAX_ID)]
 When = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_in_range)]
@@ -93,6 +106,7 @@ class ProductIn(Strict):
     lead_lots: StrictInt = Field(default=2, ge=1, le=100)
     allocation_policy: Text = "lot_balanced"
     waitlist_enabled: StrictBool = True
+    excess_weight: Annotated[Decimal, PlainValidator(_excess_weight)] = Decimal(1)
     variants: list[VariantIn] = Field(min_length=1, max_length=50)
 
     def create(self, db: Session) -> Product:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.catalog import product_allocations
+from core.catalog import decimal_text, product_allocations
 from core.clock import as_utc
 from core.closing import CloseOutcome
 from core.models import (
@@ -23,6 +23,7 @@ from core.models import (
     WarehouseInventory,
 )
 from core.purchase_orders import ReceiveOutcome
+from core.session_settlement import SettlementPreview
 from core.session_view import SessionView
 from core.sharing import ReferralRow, ReferralSummary
 
@@ -54,10 +55,30 @@ def product_json(product: Product) -> dict:
         "lead_lots": product.lead_lots,
         "allocation_policy": product.allocation_policy,
         "waitlist_enabled": product.waitlist_enabled,
+        "excess_weight": decimal_text(product.excess_weight),
         "variants": [
             {"id": v.id, "size": v.size, "sku": v.sku, "units_per_lot": allocations.get(v.size)}
             for v in product.variants
         ],
+    }
+
+
+def settlement_json(preview: SettlementPreview | None) -> dict | None:
+    """Settlement as if the session closed now (docs/design.md, "Settlement at close"); None once closed.
+    The dashboard reads these keys: keep them stable."""
+    if preview is None:
+        return None
+    return {
+        "reached": preview.reached,
+        "lots": preview.lots,
+        "admitted_units": dict(preview.admitted_units),
+        "excess": preview.excess,
+        "refused_units": preview.refused_units,
+        "cost": preview.cost,
+        "admitted_requests": preview.admitted_requests,
+        "not_admitted_requests": preview.not_admitted_requests,
+        "free_stock": None if preview.free_stock is None else dict(preview.free_stock),
+        "warehouse_error": preview.warehouse_error,
     }
 
 
@@ -66,11 +87,13 @@ def session_json(
     purchase_orders: list[PurchaseOrder],
     payments: dict[str, dict[str, int]] | None = None,
     referrals: ReferralSummary | None = None,
+    settlement: SettlementPreview | None = None,
 ) -> dict:
     """A session as the admin sees it: status, times, units and MOQ, each size's state, its purchase
     orders (code and status), its orders' payments (`core.payment_summary.session_totals`: paid,
     pending, expired and review, each with orders and amount in rupiah; all zero without online payment),
-    and the friends its buyers brought in (`core.sharing.session_referrals`: count and top sharers)."""
+    the friends its buyers brought in (`core.sharing.session_referrals`: count and top sharers), and its
+    settlement as if it closed now (`settlement_json`; null once closed)."""
     session = view.session
     sizes = []
     for size in view.sizes:
@@ -102,6 +125,7 @@ def session_json(
         "lead_lots": view.product.lead_lots,
         "allocation_policy": view.product.allocation_policy,
         "waitlist_enabled": view.product.waitlist_enabled,
+        "excess_weight": decimal_text(view.product.excess_weight),
         "warehouse_has_stock": session.warehouse_has_stock,
         "factory_whatsapp_sent": session.factory_whatsapp_sent,
         "grosir_units_needed": session.grosir_units_needed,
@@ -109,6 +133,7 @@ def session_json(
         **{name: iso(getattr(session, name)) for name in SESSION_TIMES},
         "sizes": sizes,
         "purchase_orders": [{"code": po.code, "status": po.status} for po in purchase_orders],
+        "settlement": settlement_json(settlement),
         "payments": payments,
         "referrals": None if referrals is None else referrals_json(referrals),
     }

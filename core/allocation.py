@@ -133,10 +133,11 @@ class Static:
 
 
 def max_request(size: K, allocations: Mapping[K, int], lead_lots: int) -> int:
-    """The most one request can ever get under every policy: `T*a_v`.
+    """The most one request can get while the session runs, under every policy: `T*a_v`.
 
     `available_v = cap_v - o_v <= T*a_v`, because the min over sizes includes v itself; a larger request
-    could never fit, so it must be refused outright rather than promised an unlock or a place in line.
+    never fits before the close. With the waitlist it waits for settlement at close (`core.settlement`),
+    passed over by `admit_waiting`; without it, it is refused with this maximum.
     """
     return lead_lots * allocations[size]
 
@@ -197,7 +198,8 @@ def lots_needed(shortfall: Mapping[K, int], allocations: Mapping[K, int]) -> int
 
 @dataclass(frozen=True)
 class WaitingRequest:
-    """A whole request waiting for a locked size; `key` identifies it to the caller (a row id)."""
+    """A whole request waiting for room or for settlement at close; `key` identifies it to the caller (a
+    row id)."""
 
     key: Any
     size: Any
@@ -213,11 +215,14 @@ def admit_waiting(
 ) -> list[WaitingRequest]:
     """Waiting requests (oldest first) that fit now, in admission order.
 
-    First come first served within a size: a request never overtakes an older one for the same size.
-    Admitting one size can raise other sizes' caps, so passes repeat until nothing more fits.
+    First come first served within a size: a request never overtakes an older one for the same size,
+    except one larger than `T*a_v`, which no cap ever admits: it is left to settlement at close and
+    blocks nobody. Admitting one size can raise other sizes' caps, so passes repeat until nothing more fits.
     """
     counts = dict(ordered)
-    pending = list(waiting)
+    pending = [
+        r for r in waiting if not allocations or r.quantity <= max_request(r.size, allocations, lead_lots)
+    ]
     admitted: list[WaitingRequest] = []
     progress = True
     while progress and pending:
@@ -235,23 +240,4 @@ def admit_waiting(
                 progress = True
             else:
                 blocked.add(request.size)
-    return admitted
-
-
-def rescue_at_close(
-    waiting: list[WaitingRequest], confirmed_units: int, target_moq: int
-) -> list[WaitingRequest]:
-    """At close: admit waiting requests oldest first until the MOQ is met, if waiting units can meet it.
-
-    Returns nothing when confirmed units already meet the MOQ or when all waiting units would not.
-    """
-    if confirmed_units >= target_moq or confirmed_units + sum(r.quantity for r in waiting) < target_moq:
-        return []
-    admitted: list[WaitingRequest] = []
-    total = confirmed_units
-    for request in waiting:
-        if total >= target_moq:
-            break
-        admitted.append(request)
-        total += request.quantity
     return admitted

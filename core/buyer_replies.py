@@ -7,7 +7,7 @@ a `Refusal` from the join service is rendered by `render_refusal` after the save
 from __future__ import annotations
 
 from core import buyer_preferences, buyers, joining, payment_summary, session_rows, sharing, texts
-from core.allocation import CatchUp
+from core.allocation import CatchUp, max_request
 from core.clock import format_wib, now
 from core.joining import Refusal
 from core.models import ParticipantStatus, Product, Variant
@@ -21,6 +21,9 @@ def render_refusal(language: str, refusal: Refusal) -> str:
     text = texts.render(language, refusal.key, **fields)
     if refusal.key == "too_many" and fields.get("waitlist"):
         text += texts.render(language, "too_many_wait", **fields)
+        text += texts.render(
+            language, "too_many_split", rest=fields["quantity"] - fields["available"], **fields
+        )
     if refusal.key == "over_max_request":
         text += texts.render(
             language, "over_max_take" if fields["available"] else "over_max_locked", **fields
@@ -146,17 +149,8 @@ def _join_reply(db, buyer, command, language, settings):
     participant = result.participant
     size = db.get(Variant, participant.variant_id).size
     if result.status == "waiting":
-        state = result.view.states[size]
-        return texts.render(
-            language,
-            "waiting" if state.locked else "waiting_by_choice",
-            size=size,
-            available=state.available,
-            code=session.code,
-            quantity=participant.quantity,
-            position=result.position,
-            catch_up=describe_catch_up(language, result.view.catch_up(size, participant.quantity)),
-        )
+        ends = format_wib(session.ends_at, language)
+        return _waiting_reply(language, result.view, size, participant.quantity, result.position, ends)
     return texts.render(
         language,
         "joined",
@@ -168,6 +162,42 @@ def _join_reply(db, buyer, command, language, settings):
         units=session.ordered_units,
         moq=session.target_moq,
         moq_note=_moq_note(language, result),
+    )
+
+
+def _waiting_reply(language: str, view: SessionView, size: str, quantity: int, position, ends: str) -> str:
+    """A request put in line: its place, what would let it in, nothing owed, settled by the deadline."""
+    code = view.session.code
+    needs = view.catch_up(size, quantity)
+    if needs is None:  # no join can make room while the session runs: only settlement at close
+        maximum = max_request(size, view.allocations, view.product.lead_lots)
+        reason = texts.render(
+            language,
+            "settlement_only_over_max" if quantity > maximum else "settlement_only_full",
+            size=size,
+            maximum=maximum,
+        )
+        return texts.render(
+            language,
+            "waiting_for_settlement",
+            size=size,
+            code=code,
+            quantity=quantity,
+            position=position,
+            reason=reason,
+            ends=ends,
+        )
+    state = view.states[size]
+    return texts.render(
+        language,
+        "waiting" if state.locked else "waiting_by_choice",
+        size=size,
+        available=state.available,
+        code=code,
+        quantity=quantity,
+        position=position,
+        catch_up=describe_catch_up(language, needs),
+        ends=ends,
     )
 
 
@@ -201,7 +231,7 @@ def _several_sizes(db, language, code, lines, outcomes) -> str:
             parts.append(
                 texts.render(
                     language,
-                    "waiting_line",
+                    "waiting_line" if needs is not None else "waiting_line_at_close",  # settled at close
                     size=size,
                     quantity=quantity,
                     position=outcome.position,
@@ -211,6 +241,9 @@ def _several_sizes(db, language, code, lines, outcomes) -> str:
         else:
             total = texts.rupiah(outcome.participant.total)
             parts.append(texts.render(language, "joined_line", size=size, quantity=quantity, total=total))
+    if any(r.status == "waiting" for r in results):
+        ends = format_wib(session.ends_at, language)
+        parts.append(texts.render(language, "waiting_lines_settled_by", ends=ends))
     joined = [r for r in results if r.status == "joined"]
     if joined:
         parts.append(

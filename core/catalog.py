@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,9 @@ from core.models import (
 from core.phones import InvalidPhone, normalise
 from core.understanding import SIZE, session_code_problem
 from core.vocabulary import forget as forget_vocabulary
+
+MAX_EXCESS_WEIGHT = Decimal(1000)
+EXCESS_WEIGHT_PLACES = 4  # the column is NUMERIC(10, 4)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ def create_product(
     lead_lots: int = 2,
     allocation_policy: str = AllocationPolicyName.LOT_BALANCED,
     waitlist_enabled: bool = True,
+    excess_weight: Decimal | int | str = 1,
 ) -> Product:
     """A product with its sizes. With allocations, they must cover every size and sum to the lot size."""
     if db.get(Factory, factory_id) is None:
@@ -81,6 +86,7 @@ def create_product(
         raise Invalid("lead_lots", "must be at least 1")
     if allocation_policy not in AllocationPolicyName.ALL:
         raise Invalid("allocation_policy", f"must be one of {', '.join(AllocationPolicyName.ALL)}")
+    weight = excess_weight_from(excess_weight)
     if not variants:
         raise Invalid("variants", "a product needs at least one size")
     sizes = [v.size.strip().upper() for v in variants]
@@ -126,6 +132,7 @@ def create_product(
         lead_lots=lead_lots,
         allocation_policy=allocation_policy,
         waitlist_enabled=waitlist_enabled,
+        excess_weight=weight,
     )
     db.add(product)
     db.flush()
@@ -143,6 +150,28 @@ def create_product(
     db.flush()
     db.refresh(product)  # with its sizes and allocations
     return product
+
+
+def excess_weight_from(value: object) -> Decimal:
+    """A product's `excess_weight` read exactly as written: a number from 0 to 1000 with at most four
+    decimals (`0.1` is one tenth, not the binary float nearest to it)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise Invalid("excess_weight", 'must be a number such as 1, 0.25 or "0.1"')
+    try:
+        weight = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise Invalid("excess_weight", f"{value!r} is not a number") from None
+    if not weight.is_finite() or not 0 <= weight <= MAX_EXCESS_WEIGHT:
+        raise Invalid("excess_weight", f"must be from 0 to {MAX_EXCESS_WEIGHT}")
+    if weight != weight.quantize(Decimal(1).scaleb(-EXCESS_WEIGHT_PLACES)):
+        raise Invalid("excess_weight", f"at most {EXCESS_WEIGHT_PLACES} decimal places")
+    return weight
+
+
+def decimal_text(value: Decimal) -> str:
+    """`Decimal("0.1000")` -> `"0.1"`, `Decimal("100")` -> `"100"`: how a stored decimal is shown."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def new_session_code(db: Session, prefix: str = "GB") -> str:

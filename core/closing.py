@@ -1,8 +1,9 @@
 """Closing a session, warehouse first: failed, orders from stock, or a purchase order for whole lots.
 
-The life of a session after joining (see docs/design.md, "Expiry (warehouse first)"):
+The life of a session after joining (see docs/design.md, "Settlement at close" and "Expiry (warehouse
+first)"): at close, settlement decides which waiting requests are admitted and how many lots to order.
 
-    forming/moq_reached --close--> failed                       (confirmed units < target_moq)
+    forming/moq_reached --close--> failed                       (settlement cannot reach target_moq)
                         --close--> orders_created               (the warehouse has every size)
                         --close--> pending_stock --receive--> stock_received --> orders_created
     forming/moq_reached/pending_stock --admin--> cancelled
@@ -19,20 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import allocation, notifications
+from core import notifications
 from core.adapters import warehouse_for
 from core.clock import as_utc, format_wib, now
 from core.errors import Conflict, NotFound
 from core.models import (
     GroupSession,
-    Participant,
     ParticipantStatus,
-    Product,
     PurchaseOrder,
     PurchaseOrderStatus,
     SessionStatus,
@@ -46,11 +44,11 @@ from core.session_rows import (
     participants,
     product_with_lots,
 )
+from core.session_settlement import apply_settlement, settle_session
 from core.session_view import load_view
 from core.settings import Settings
 from core.stock_plan import held_at_close, hold_key, plan_stock
-from core.texts import rupiah
-from core.transitions import rows_changed, transition
+from core.transitions import transition
 from core.unit_of_work import Dispatch, operation, unit_of_work
 from core.warehouse import InsufficientStock, Warehouse, WarehouseUnavailable, lines_for
 
@@ -77,7 +75,8 @@ def close_session(
     *,
     at: datetime | None = None,
 ) -> CloseOutcome:
-    """Close one session whose time is up: rescue from the waitlist, then fail, create orders or order stock.
+    """Close one session whose time is up: settle (docs/design.md, "Settlement at close"), then fail,
+    create orders from stock or order the chosen lots from the factory.
 
     Locks the session row; a session no longer forming/moq_reached is left alone (`not_due`). Raises
     `WarehouseUnavailable` (or `InsufficientStock` when stock moved between the check and the hold) with
@@ -93,9 +92,10 @@ def close_session(
     product = product_with_lots(db, session.product_id)
     warehouse = warehouse or warehouse_for(settings, db)
 
-    admitted, not_admitted = _settle_waitlist(db, settings, session, product, at)
-    units = sum(demand(db, session.id).values())
-    if units < session.target_moq:
+    settled = settle_session(db, session, product, warehouse)
+    admitted, not_admitted = apply_settlement(db, settings, session, product, settled, at)
+    settlement = settled.settlement
+    if not settlement.reached:
         transition(db, session.id, SessionStatus.FAILED, DUE_STATES, closed_at=at, last_error=None)
         notifications.notify_buyers(
             db,
@@ -104,13 +104,13 @@ def close_session(
             product,
             notifications.SESSION_FAILED,
             key=f"moq_failed:{session.id}",
-            units=units,
+            units=settlement.served_units,
             moq=session.target_moq,
         )
         return CloseOutcome(session.code, SessionStatus.FAILED, admitted=admitted, not_admitted=not_admitted)
 
-    # reached at close (rescue, or a join service that left it forming): no "MOQ reached" message, the
-    # buyers hear the outcome below
+    # reached at close (by settlement, or a join service that left it forming): no "MOQ reached" message,
+    # the buyers hear the outcome below
     transition(
         db,
         session.id,
@@ -118,9 +118,12 @@ def close_session(
         (SessionStatus.FORMING,),
         moq_reached_at=session.moq_reached_at or at,
     )
-    wanted = demand(db, session.id)
     allocations = allocations_by_variant(product)
-    plan = plan_stock(wanted, warehouse.stock(product, product.variants), allocations)
+    plan = plan_stock(demand(db, session.id), settled.free_stock or {}, allocations)
+    # One rule for the lots: settlement chose k on the same demand and free stock as the stock plan.
+    assert plan.lots == settlement.lots, (
+        f"stock plan orders {plan.lots} lots, settlement chose {settlement.lots}"
+    )
     held_per_order = plan.from_stock and settings.online_payment  # by create_orders, under each order's key
     if any(plan.hold.values()) and not held_per_order:
         warehouse.reserve(product, lines_for(product.variants, plan.hold), key=hold_key(session.id, "close"))
@@ -179,60 +182,6 @@ def _locked(db: Session, *, session_id: int | None = None, code: str | None = No
             "code", f"no session {code}" if code is not None else f"no session with id {session_id}"
         )
     return session
-
-
-def _settle_waitlist(
-    db: Session, settings: Settings, session: GroupSession, product: Product, at: datetime
-) -> tuple[int, int]:
-    """Rescue at close (admit waiting requests oldest first until the MOQ is met, if they can meet it);
-    whatever still waits is not admitted. Returns (admitted, not admitted) request counts."""
-    waiting = participants(db, session.id, ParticipantStatus.WAITING)
-    if not waiting:
-        return 0, 0
-    view = load_view(db, session)
-    confirmed = sum(demand(db, session.id).values())
-    requests = [allocation.WaitingRequest(p.id, p.variant_id, p.quantity) for p in waiting]
-    rescued = {r.key for r in allocation.rescue_at_close(requests, confirmed, session.target_moq)}
-    admitted = 0
-    for participant in waiting:
-        to = ParticipantStatus.CONFIRMED if participant.id in rescued else ParticipantStatus.NOT_ADMITTED
-        values: dict[str, Any] = {"status": to}
-        if to == ParticipantStatus.CONFIRMED:
-            values["joined_at"] = at
-        moved = rows_changed(
-            db,
-            update(Participant)
-            .where(Participant.id == participant.id, Participant.status == ParticipantStatus.WAITING)
-            .values(**values)
-            .execution_options(synchronize_session="fetch"),
-        )
-        if not moved:
-            continue
-        if to == ParticipantStatus.CONFIRMED:
-            admitted += 1
-            view.count(
-                db, participant.variant_id, ordered=participant.quantity, waiting=-participant.quantity
-            )
-            notice, key = notifications.ADMITTED_AT_CLOSE, f"admitted:{participant.id}"  # as the join's
-        else:
-            view.count(db, participant.variant_id, waiting=-participant.quantity)
-            notice, key = notifications.NOT_ADMITTED, f"not_admitted:{participant.id}"
-        notifications.notify(
-            db,
-            settings,
-            notice,
-            key=key,
-            to_phone=participant.buyer.phone,
-            language=participant.buyer.language,
-            session_id=session.id,
-            code=session.code,
-            product=product.name,
-            size=participant.variant.size,
-            quantity=participant.quantity,
-            total=rupiah(participant.total),
-        )
-    db.flush()
-    return admitted, len(waiting) - admitted
 
 
 # --- the admin: close now, cancel -------------------------------------------------------------------------

@@ -107,7 +107,8 @@ def join(
     at: datetime | None = None,
     settings: Settings | None = None,
 ) -> JoinResult:
-    """Join `quantity` units of `size`, or (waitlist on) wait for a locked size; a refusal is raised.
+    """Join `quantity` units of `size`, or (waitlist on) wait: for a locked size, or for settlement at close
+    when no join during the session can make room (larger than `T*a_v`); a refusal is raised.
 
     `wait=True` is the buyer's explicit `ANTRE`: wait for the whole request even if part of it is free.
     `settings` choose the notification templates (none given: free text).
@@ -172,30 +173,31 @@ def _place(
     session, product = view.session, view.product
     variant = _variant(view, size)
     state = view.states[variant.size]
-    if view.allocations:
-        largest = allocation.max_request(variant.size, view.allocations, product.lead_lots)
-        if quantity > largest:
-            raise Refusal(
-                "over_max_request",
-                size=variant.size,
-                code=session.code,
-                maximum=largest,
-                available=state.available or 0,
-            )
-
     if state.accepts(quantity):
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.CONFIRMED, at)
         return JoinResult("joined", participant, view)
 
+    # No request above T*a_v ever fits while the session runs (available_v <= T*a_v): only settlement at
+    # close can serve it (docs/design.md, "Waitlist").
+    largest = (
+        allocation.max_request(variant.size, view.allocations, product.lead_lots) if view.allocations else 0
+    )
+    too_large = bool(view.allocations) and quantity > largest
     waitlist_possible = product.waitlist_enabled and bool(view.allocations)
-    if waitlist_possible and (wait or state.locked):
-        catch_up = view.catch_up(variant.size, quantity)
-        if catch_up is None:  # the static rule never unlocks: waiting would be a false promise
-            raise Refusal("size_full_for_good", size=variant.size, code=session.code)
+    if waitlist_possible and (wait or state.locked or too_large):
+        # Waits whole; one no join can make room for (too large, a static full size) is settled at close.
         participant = add_participant(db, view, buyer, variant, quantity, ParticipantStatus.WAITING, at)
         position = waiting_position(db, participant)
         return JoinResult("waiting", participant, view, position=position)
 
+    if too_large:
+        raise Refusal(
+            "over_max_request",
+            size=variant.size,
+            code=session.code,
+            maximum=largest,
+            available=state.available or 0,
+        )
     if wait and not waitlist_possible:
         raise Refusal("waitlist_off", code=session.code, size=variant.size, available=state.available or 0)
     if state.locked:
@@ -277,7 +279,8 @@ def _after_confirmed_change(
 def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Settings) -> list[Participant]:
     """Admit waiting requests that fit now (oldest first), in the caller's transaction.
 
-    Loads only the requests that could fit, not the whole line (a long line must not slow every join):
+    Requests larger than `T*a_v` are left to settlement at close and hold up nobody. Loads only the
+    requests that could fit, not the whole line (a long line must not slow every join):
     caps never fall when a size gains units, so size v can take at most `cap_v(ordered + waiting) - o_v`
     units now, hence at most that many of its oldest requests (a size's line is first come first served).
     """
@@ -307,6 +310,9 @@ def _admit_waiting(db: Session, view: SessionView, at: datetime, settings: Setti
                     Participant.session_id == session.id,
                     Participant.variant_id == variant_of[size],
                     Participant.status == ParticipantStatus.WAITING,
+                    # larger than T*a_v: only settlement can serve it, so it must not hold up the line
+                    Participant.quantity
+                    <= allocation.max_request(size, view.allocations, view.product.lead_lots),
                 )
                 .order_by(Participant.id)
                 .limit(most)

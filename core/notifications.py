@@ -9,7 +9,7 @@ The registry below declares each notice once: its name (the Content SID setting 
 its text in the catalogue, and its template variables in order. Call sites pass named fields only; the
 template gets `{{1}}, {{2}}, ...` from those fields in the declared order, so the order is written down
 in one place. Two notices may share a name (and so a template) with different texts, e.g. a waiting
-request admitted by a join or at close.
+request admitted by a join or by settlement at close.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ _FACTORY_PO = ("product", "po", "lots", "lines", "total", "confirm", "decline", 
 # --- buyers ---
 MOQ_REACHED = Notice("MOQ_REACHED", "notify_moq_reached", ("code", "product"))
 WAITLIST_ADMITTED = Notice("WAITLIST_ADMITTED", "notify_admitted", _ADMITTED)
-ADMITTED_AT_CLOSE = Notice("WAITLIST_ADMITTED", "notify_admitted_at_close", _ADMITTED)
+ADMITTED_AT_CLOSE = Notice("WAITLIST_ADMITTED", "notify_settled_admitted", _ADMITTED)  # by settlement
 NOT_ADMITTED = Notice("NOT_ADMITTED", "notify_not_admitted", ("code", "product", "size", "quantity"))
 SESSION_FAILED = Notice("SESSION_FAILED", "notify_session_failed", ("code", "product", "units", "moq"))
 WAITING_FOR_STOCK = Notice("WAITING_FOR_STOCK", "notify_waiting_for_stock", ("code", "product"))

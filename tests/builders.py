@@ -84,6 +84,7 @@ def product(
     policy: str = "lot_balanced",
     waitlist: bool = False,
     factory_id: int | None = None,
+    excess_weight: str | int = 1,
 ) -> Product:
     """A product with sizes `mix` (size -> units per lot); `mix=None` -> S/M/L without grosir lots."""
     if factory_id is None:
@@ -106,6 +107,7 @@ def product(
         lead_lots=lead_lots,
         allocation_policy=policy,
         waitlist_enabled=waitlist,
+        excess_weight=excess_weight,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from core.clock import now
 from core.db import transaction
-from core.models import GrosirVariantAllocation, WarehouseInventory
+from core.models import GrosirVariantAllocation, Product, WarehouseInventory
 from tests import builders
 from tests.builders import ADMIN_HEADERS as AUTH
 from tests.builders import ADMIN_TOKEN as TOKEN
@@ -258,6 +259,39 @@ def test_product_validation_names_the_field_and_writes_nothing(
     client, db_factory, factory_id, changes, status, field
 ):
     assert_error(post(client, "/products", {**tshirt(factory_id), **changes}), status, field)
+    assert product_rows(db_factory) == NO_PRODUCT_ROWS
+
+
+@pytest.mark.parametrize(
+    ("given", "shown", "stored"),
+    [
+        (0.1, "0.1", Decimal("0.1")),
+        ("0.1", "0.1", Decimal("0.1")),
+        (4, "4", Decimal(4)),
+        ("0.25", "0.25", Decimal("0.25")),
+        (0, "0", Decimal(0)),
+        ("1000", "1000", Decimal(1000)),
+        (0.0001, "0.0001", Decimal("0.0001")),
+    ],
+)
+def test_excess_weight_is_kept_exactly_as_written(client, db_factory, factory_id, given, shown, stored):
+    response = post(client, "/products", tshirt(factory_id, excess_weight=given))
+    assert response.status_code == 201
+    assert response.json["excess_weight"] == shown
+    with db_factory() as db:
+        assert db.scalar(select(Product.excess_weight)) == stored  # 0.1, not 0.1000000000000000055...
+
+
+def test_excess_weight_defaults_to_one(client, factory_id):
+    assert post(client, "/products", tshirt(factory_id)).json["excess_weight"] == "1"
+
+
+@pytest.mark.parametrize(
+    "weight",
+    [-1, "-0.5", 1000.5, "1e9", "0.00001", 0.30000000000000004, "abc", "", True, None, [1], "NaN", "inf"],
+)
+def test_bad_excess_weight_is_422_naming_the_field(client, db_factory, factory_id, weight):
+    assert_error(post(client, "/products", tshirt(factory_id, excess_weight=weight)), 422, "excess_weight")
     assert product_rows(db_factory) == NO_PRODUCT_ROWS
 
 

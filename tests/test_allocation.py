@@ -13,7 +13,6 @@ from core.allocation import (
     availability,
     catch_up_needed,
     lots_needed,
-    rescue_at_close,
     size_availability,
 )
 
@@ -110,11 +109,13 @@ def test_waitlist_keeps_first_come_first_served_within_a_size():
     assert admit_waiting(queue, TWO, {"M": 7}) == []
 
 
-def test_rescue_admits_oldest_until_moq():
-    queue = [WaitingRequest(1, "M", 2), WaitingRequest(2, "M", 3), WaitingRequest(3, "S", 4)]
-    assert [r.key for r in rescue_at_close(queue, confirmed_units=20, target_moq=24)] == [1, 2]
-    assert rescue_at_close(queue, confirmed_units=10, target_moq=24) == []  # 10 + 9 < 24
-    assert rescue_at_close(queue, confirmed_units=24, target_moq=24) == []
+def test_a_request_larger_than_t_lots_waits_for_settlement_and_holds_up_nobody():
+    # 3 XL with a_XL = 1, T = 2: no cap ever admits it during the session, so the 1 XL behind it goes in.
+    queue = [WaitingRequest("big", "XL", 3), WaitingRequest("small", "XL", 1)]
+    assert [r.key for r in admit_waiting(queue, MIX, {"S": 2, "M": 5, "L": 4, "XL": 2})] == ["small"]
+    # One that fits T*a_v still keeps its place: the younger request waits behind it.
+    queue = [WaitingRequest("two", "XL", 2), WaitingRequest("one", "XL", 1)]
+    assert admit_waiting(queue, MIX, {"XL": 1}) == []
 
 
 @st.composite

@@ -37,8 +37,9 @@ def test_replication_invariants(records, cell):
         assert no_cap.success == (record.D >= cell.moq_units)
         for name, rec in record.policies.items():
             out = rec.outcome
+            spec = bench.POLICY_BY_NAME[name]
             assert out.cap_violations == 0, name
-            if name != "no_cap":
+            if name != "no_cap" and spec.confirm_in_session:
                 assert out.cap_checks > 0, name
             assert rec.confirmed == sum(out.ordered.values())
             assert all(out.ordered[v] <= record.demand[v] for v in cell.allocations), name
@@ -46,10 +47,15 @@ def test_replication_invariants(records, cell):
             assert rec.R >= out.still_waiting_units
             assert rec.success == (rec.confirmed >= cell.moq_units)
             assert rec.fail_due_to_cap == (no_cap.success and not rec.success)
-            if not bench.POLICY_BY_NAME[name].waitlist:
+            if not spec.waitlist:
                 assert out.waited_units == out.still_waiting_units == 0
-            if not bench.POLICY_BY_NAME[name].rescue:
-                assert out.rescued_units == out.rescue_over_cap_units == 0
+            if not (spec.rescue or spec.settlement):
+                assert out.admitted_at_close_units == out.over_cap_at_close_units == 0
+            if spec.settlement:
+                # Nobody leaves (what does not fit waits), so settlement reaches the MOQ exactly when the
+                # demand does, like no cap, and serves or refuses every requested unit.
+                assert rec.success == no_cap.success, name
+                assert rec.confirmed + out.still_waiting_units == record.D, name
             if rec.success:
                 assert rec.k == lots_needed(out.ordered, cell.allocations)
                 assert rec.E == rec.k * lot_units - rec.confirmed >= 0
@@ -99,6 +105,40 @@ def test_spec_waitlist_worked_example_in_the_simulator():
     assert no_wait.ordered == {"S": 5, "M": 8, "L": 2, "XL": 2}
 
 
+def test_settlement_worked_example_in_the_simulator():
+    """docs/design.md, "Settlement at close", example 1: the same buyers under settlement and rescue."""
+    buyers = [
+        ("M", 10, False),
+        ("L", 8, False),
+        ("S", 4, False),
+        ("M", 3, False),
+        ("L", 2, False),
+        ("S", 1, False),
+    ]
+    mix = bench.MIXES["2/5/4/1"]
+    settled = bench.simulate_session(bench.POLICY_BY_NAME["settlement"], mix, buyers, moq_units=24)
+    assert settled.ordered == {"S": 5, "M": 13, "L": 10, "XL": 0}
+    assert (settled.admitted_at_close_units, settled.still_waiting_units) == (6, 0)
+    assert lots_needed(settled.ordered, mix) == 3 and settled.lots_for_confirmed == 2
+    rescued = bench.simulate_session(bench.POLICY_BY_NAME["lot_balanced_T2_waitlist_rescue"], mix, buyers, 24)
+    assert (rescued.confirmed, rescued.admitted_at_close_units, rescued.still_waiting_units) == (25, 3, 3)
+
+
+def test_settlement_buyer_model_takes_what_is_free_and_queues_the_rest():
+    mix = bench.MIXES["2/5/4/1"]  # caps with no orders: S 4, M 10, L 8, XL 2
+    spec = bench.POLICY_BY_NAME["settlement"]
+    # A 9 M; B asks 3 M with 1 free: takes 1 and queues 2 (coin heads); C asks 2 M (coin tails): waits
+    # whole; D asks 3 XL > T * a_XL = 2: waits for settlement without blocking E's 1 XL behind it.
+    buyers = [("M", 9, False), ("M", 3, True), ("M", 2, False), ("XL", 3, True), ("XL", 1, False)]
+    out = bench.simulate_session(spec, mix, buyers, moq_units=1000)  # out of reach: nothing admitted at close
+    assert out.ordered == {"S": 0, "M": 10, "L": 0, "XL": 1}
+    assert (out.waited_units, out.still_waiting_units, out.never_fits_units) == (2 + 2 + 3, 7, 3)
+    old = bench.simulate_session(bench.POLICY_BY_NAME["lot_balanced_T2_waitlist"], mix, buyers, 1000)
+    assert old.ordered == {"S": 0, "M": 10, "L": 0, "XL": 2}  # B takes 1 M and leaves; D takes 2 XL
+    only = bench.simulate_session(bench.POLICY_BY_NAME["settlement_only"], mix, buyers, moq_units=1000)
+    assert (only.confirmed, only.waited_units, only.cap_checks) == (0, 18, 0)
+
+
 def test_take_available_and_rescue():
     mix = bench.MIXES["4/4/4/4"]
     spec = bench.POLICY_BY_NAME["lot_balanced_T2_waitlist_rescue"]
@@ -106,13 +146,13 @@ def test_take_available_and_rescue():
     out = bench.simulate_session(spec, mix, buyers, moq_units=16)
     # 3 + 3, then 2 of the 3 taken (M 8/8, locked), the 2 M wait; S 1 joins (L, XL still 0: M stays 8);
     # 9 confirmed + 2 waiting < 16: no rescue. With MOQ 10 rescue admits the 2 M, both beyond M's cap 8.
-    assert out.ordered["M"] == 8 and out.still_waiting_units == 2 and out.rescued_units == 0
+    assert out.ordered["M"] == 8 and out.still_waiting_units == 2 and out.admitted_at_close_units == 0
     out = bench.simulate_session(spec, mix, buyers, moq_units=10)
-    assert out.confirmed == 11 and out.rescued_units == 2 and out.rescue_over_cap_units == 2
+    assert out.confirmed == 11 and out.admitted_at_close_units == 2 and out.over_cap_at_close_units == 2
 
 
-def _brute_force_bound(demand, allocations, moq):
-    """Every k and every served vector o_v <= min(d_v, k*a_v): the best E+R of any policy."""
+def _brute_force_bound(demand, allocations, moq, weight=1.0):
+    """Every k and every served vector o_v <= min(d_v, k*a_v): the best weight * E + R of any policy."""
     lot_units = sum(allocations.values())
     best = None
     for k in range(1, 12):
@@ -122,7 +162,7 @@ def _brute_force_bound(demand, allocations, moq):
                 continue
             e = k * lot_units - sum(served)
             r = sum(demand.values()) - sum(served)
-            best = e + r if best is None else min(best, e + r)
+            best = weight * e + r if best is None else min(best, weight * e + r)
     return best
 
 
@@ -138,6 +178,8 @@ def test_offline_bound_matches_brute_force():
             assert brute is None and sum(demand.values()) < moq
             continue
         assert bound.min_ER == brute
+        for weight, weighted_min in zip(bench.EXCESS_WEIGHTS, bound.weighted_min, strict=True):
+            assert weighted_min == _brute_force_bound(demand, allocations, moq, weight)
         assert bound.min_R == 0
         assert bound.E_at_min_ER + bound.R_at_min_ER == bound.min_ER
         assert len(bound.frontier) == len(bench.FRONTIER_WEIGHTS)
@@ -173,6 +215,9 @@ def test_cli_writes_json_and_markdown_with_the_documented_schema(tmp_path):
     )
     for key in ("E", "R", "D", "k", "excess_frac", "refused_frac", "fail_due_to_cap", "bound", "success"):
         assert key in report["definitions"]
+    for key in ("settlement", "E+R ratio", "weighted_cost_ratio", "goals"):
+        assert key in report["definitions"]
+    assert params["default_policy"] == "settlement"
     names = [p.name for p in bench.POLICY_SPECS]
     assert len(report["cells"]) == len(bench.make_cells(bench.QUICK_BUYERS))
     for cell in report["cells"]:
@@ -190,13 +235,38 @@ def test_cli_writes_json_and_markdown_with_the_documented_schema(tmp_path):
                 "k_mean_success",
                 "gap_ER_mean",
                 "cap_violations",
+                "ER_ratio",
+                "weighted_cost_ratio",
+                "unserved_units_mean_feasible",
             ):
                 assert key in metrics
             assert metrics["cap_violations"] == 0
             assert metrics["min_gap_ER"] is None or metrics["min_gap_ER"] >= 0
         assert cell["policies"]["no_cap"]["refused_frac"] == 0
+        for name in names:
+            if bench.POLICY_BY_NAME[name].settlement:  # never fewer units than the bound can leave
+                assert cell["policies"][name]["ER_ratio"] >= 1
+                assert cell["policies"][name]["weighted_cost_ratio"] >= 1
     assert set(report["overall"]["policies"]) == set(names)
-    assert "| policy |" in (tmp_path / "allocation.md").read_text()
+    assert list(report["goals"]) == names
+    default = report["goals"]["settlement"]
+    assert default["moq_success_gap"] == {
+        "value": 0.0,
+        "target": -0.5,
+        "met": True,
+        "cell": default["moq_success_gap"]["cell"],
+    }
+    assert default["all_met"] == all(
+        default[key]["met"]
+        for key in ("mean_ratio", "worst_cell_ratio", "moq_success_gap", "unserved_vs_bound")
+    )
+    markdown = (tmp_path / "allocation.md").read_text()
+    assert (
+        "**Goals**" in markdown
+        and "excess_weight sweep" in markdown
+        and "Where the default loses" in markdown
+    )
+    assert "| policy |" in markdown
 
 
 def test_chunking_and_processes_do_not_change_results():

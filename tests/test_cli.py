@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -234,6 +236,45 @@ def test_create_factory_needs_a_name(cli, db_factory):
     assert result.exit_code == 1
     assert "Error: name: must not be empty" in result.output
     assert counts(db_factory)["factories"] == 0
+
+
+def product_spec(tmp_path, factory_id: int, **changes) -> str:
+    spec = {
+        "factory_id": factory_id,
+        "name": "Kaos Solo",
+        "sku": "SOLO",
+        "price": 40_000,
+        "grosir_unit_size": 8,
+        "variants": [
+            {"size": "M", "sku": "SOLO-M", "units_per_lot": 4},
+            {"size": "L", "sku": "SOLO-L", "units_per_lot": 4},
+        ],
+        **changes,
+    }
+    path = tmp_path / "product.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_create_product_with_its_excess_weight(cli, db_factory, tmp_path):
+    assert cli("create-factory", "--name", "A", "--phone", "081311112222").exit_code == 0
+    result = cli("create-product", product_spec(tmp_path, 1, excess_weight=0.1))
+    assert result.exit_code == 0, result.output
+    assert result.output == "product 1: Kaos Solo (SOLO)\n"
+    with db_factory() as db:
+        assert db.execute(select(Product.sku, Product.excess_weight)).tuples().all() == [
+            ("SOLO", Decimal("0.1"))
+        ]
+
+
+def test_create_product_with_a_bad_excess_weight_names_the_field_and_writes_nothing(
+    cli, db_factory, tmp_path
+):
+    assert cli("create-factory", "--name", "A", "--phone", "081311112222").exit_code == 0
+    result = cli("create-product", product_spec(tmp_path, 1, excess_weight=-2))
+    assert result.exit_code == 1
+    assert "excess_weight" in result.output and "must be from 0 to 1000" in result.output
+    assert counts(db_factory)["products"] == 0
 
 
 def test_close_receive_and_cancel_from_the_command_line(cli, app, db_factory):

@@ -450,7 +450,9 @@ def test_a_bug_in_one_session_leaves_it_for_later_and_the_others_close(db, db_fa
 # --- waitlist at close ----------------------------------------------------------------------------------
 
 
-def test_rescue_at_close_admits_waiting_requests_oldest_first_until_the_moq_is_met(db, db_factory, settings):
+def test_settlement_counts_free_stock_and_skips_a_request_the_chosen_lots_cannot_hold(
+    db, db_factory, settings
+):
     product, session = tshirt_session(db, moq=24)
     for size, units in (("S", 4), ("M", 10), ("L", 5), ("XL", 1)):
         add_join(db, session, buyer(db), size, units)  # 20 confirmed
@@ -458,17 +460,20 @@ def test_rescue_at_close_admits_waiting_requests_oldest_first_until_the_moq_is_m
     w1 = add_join(db, session, first, "M", 3, status="waiting")
     w2 = add_join(db, session, second, "S", 2, status="waiting")
     w3 = add_join(db, session, third, "M", 4, status="waiting")
-    set_stock(db, product, S=10, M=20, L=10, XL=10)
+    set_stock(db, product, S=10, M=11, L=10, XL=10)
     expire(db, session)
     db.commit()
 
+    # Free stock holds S 10, M 11, L 10, XL 10. k = 0 (stock only): M has 1 free unit, S 2 fits: 22 < 24.
+    # k = 1: M has 5 + 11 - 10 = 6: w1's 3 fit, w3's 4 then do not: 25 units, E = 12 - 2 = 10, R = 4 (14).
+    # k = 2: both M fit: 29 units, E = 24 - 6 = 18, R = 0 (18). Settlement orders 1 lot.
     result = sweep(db, db_factory, settings)
     outcome = result.closed[0]
-    assert (outcome.result, outcome.admitted, outcome.not_admitted, outcome.orders) == (
-        "orders_created",
+    assert (outcome.result, outcome.admitted, outcome.not_admitted, outcome.lots) == (
+        "pending_stock",
         2,
         1,
-        6,
+        1,
     )
     db.expire_all()
     assert [db.get(Participant, p.id).status for p in (w1, w2, w3)] == [
@@ -478,20 +483,51 @@ def test_rescue_at_close_admits_waiting_requests_oldest_first_until_the_moq_is_m
     ]
     assert db.get(Participant, w1.id).joined_at is not None
     session = reload(db, session)
-    assert session.ordered_units == 25 and session.moq_reached_at is not None
+    assert (session.ordered_units, session.grosir_units_needed) == (25, 1)
+    assert session.moq_reached_at is not None
     assert counters(db, session.id) == {"S": (6, 0), "M": (13, 0), "L": (5, 0), "XL": (1, 0)}
-    assert db.scalar(select(func.count()).select_from(Order).where(Order.participant_id == w3.id)) == 0
+    [po] = db.scalars(select(PurchaseOrder)).all()
+    assert (po.lots, po_lines(db, po)) == (1, {"S": 2, "M": 5, "L": 4, "XL": 1})
+    # held from stock now: what the lot does not cover (S 4, M 8, L 1)
+    assert inventory(db, product) == {"S": (10, 4), "M": (11, 8), "L": (10, 1), "XL": (10, 0)}
 
     admitted = messages(db, "waitlist_admitted")
     assert [(m.idempotency_key, m.to_phone) for m in admitted] == [
         (f"admitted:{w1.id}", first.phone),
         (f"admitted:{w2.id}", second.phone),
     ]
-    assert "M x3, Rp 150.000" in admitted[0].body and "admitted so the minimum" in admitted[1].body
+    assert "3 pcs ukuran M, total Rp 150.000" in admitted[0].body
+    assert admitted[1].body.startswith(
+        "✅ Session GB1 (Kaos TS) has closed and your waiting request is confirmed"
+    )
     [refused] = messages(db, "not_admitted")
     assert (refused.idempotency_key, refused.to_phone) == (f"not_admitted:{w3.id}", third.phone)
     assert "tidak terkonfirmasi" in refused.body and "tidak ada yang perlu dibayar" in refused.body
-    assert len(messages(db, "order_created")) == 6  # the rescued buyers get their orders too
+    assert len(messages(db, "waiting_for_stock")) == 6  # the admitted buyers hear what comes next too
+
+
+def test_settlement_from_stock_alone_admits_and_creates_the_orders(db, db_factory, settings):
+    product, session = tshirt_session(db, moq=24)
+    for size, units in (("S", 4), ("M", 10), ("L", 5), ("XL", 1)):
+        add_join(db, session, buyer(db), size, units)
+    waiting = [
+        add_join(db, session, buyer(db), size, units, status="waiting")
+        for size, units in (("M", 3), ("S", 2))
+    ]
+    set_stock(db, product, S=10, M=20, L=10, XL=10)
+    expire(db, session)
+    db.commit()
+    outcome = sweep(db, db_factory, settings).closed[0]
+    assert (outcome.result, outcome.admitted, outcome.not_admitted, outcome.orders) == (
+        "orders_created",
+        2,
+        0,
+        6,
+    )
+    db.expire_all()
+    assert [db.get(Participant, p.id).status for p in waiting] == ["confirmed", "confirmed"]
+    assert db.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+    assert len(messages(db, "order_created")) == 6  # the admitted buyers get their orders too
 
 
 def test_waiting_units_that_cannot_reach_the_moq_are_not_admitted_and_the_session_fails(db, settings):

@@ -4,9 +4,11 @@ join, and what a plain join costs in SQL."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from core.clock import format_wib
 from core.db import engine_for
+from core.models import GroupSession
 from tests import builders
 from tests.builders import FACTORY_PHONE, counts, make_session, participants
 from tests.chat import Phone, squash, without_share_line
@@ -84,6 +86,12 @@ def test_a_leave_with_its_code_from_context_is_asked_first(client, db_factory, k
     assert participants(db_factory) == [(A, "M", 2, "left")]
 
 
+def deadline(db_factory, code: str) -> str:
+    """A session's deadline as a buyer reads it (WIB)."""
+    with db_factory() as db:
+        return format_wib(db.scalar(select(GroupSession.ends_at).where(GroupSession.code == code)), "id")
+
+
 def test_several_sizes_in_one_join_each_against_its_own_cap(client, db_factory, kaos1):
     assert say(Phone(client, B), "IKUT KAOS1 XL 2").startswith("✅ Tercatat")  # XL at its cap: locked
     reply = without_share_line(Phone(client, A).send("ikut kaos1 M 2, XL 1, L 1, S 9 ya kak"))
@@ -92,8 +100,10 @@ def test_several_sizes_in_one_join_each_against_its_own_cap(client, db_factory, 
         "• M 2 pcs: ✅ tercatat, Rp 100.000\n"
         "• XL 1 pcs: ⏳ antre ke-1, terbuka setelah 2 pcs S, 3 pcs M dan 3 pcs L lagi dipesan (belum perlu bayar)\n"
         "• L 1 pcs: ✅ tercatat, Rp 50.000\n"
-        "• S 9 pcs: ❌ Maaf, ukuran S di sesi KAOS1 paling banyak 4 pcs per permintaan (supaya ukuran seimbang "
-        "per grosir). Tersedia sekarang 4 pcs: IKUT KAOS1 S 4\n"
+        # 9 S > T * a_S = 4: no join can make room, only settlement at close (docs/design.md, "Waitlist")
+        "• S 9 pcs: ⏳ antre ke-1, hanya bisa diputuskan saat sesi tutup (belum perlu bayar)\n"
+        f"Antrean paling lambat diputuskan saat sesi tutup, {deadline(db_factory, 'KAOS1')}; tidak ada yang "
+        "perlu dibayar sebelum terkonfirmasi.\n"
         "Total tercatat Rp 150.000 (dibayar setelah pesanan dibuat). Terkumpul 5/15 pcs.\n"
         "Keluar: BATAL KAOS1"
     )
@@ -102,6 +112,7 @@ def test_several_sizes_in_one_join_each_against_its_own_cap(client, db_factory, 
         (A, "M", 2, "confirmed"),
         (A, "XL", 1, "waiting"),
         (A, "L", 1, "confirmed"),
+        (A, "S", 9, "waiting"),
     ]
     english = Phone(client, "+6281200000003").send("order KAOS1 M 1 and L 1")
     assert english.startswith("Session KAOS1 (Kaos TS), per size:\n• M 1 pc: ✅ done, Rp 50.000\n")

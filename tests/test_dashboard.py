@@ -146,7 +146,11 @@ def test_session_page_shows_buyers_waiting_line_and_messages(dashboard, db_facto
     assert "#1" in page and "#2" in page
     assert "Tutup sekarang" in page and "Batalkan sesi" in page
     # no orders yet: the payment totals (all zero) are not shown
-    assert "Penyelesaian jika ditutup sekarang" not in page and "Pembayaran" not in page
+    assert "Pembayaran" not in page
+    # settlement as if it closed now: 10 confirmed + 3 waiting cannot reach 20, nothing is ordered
+    assert "Penyelesaian jika ditutup sekarang" in page
+    assert "Lot dipesan 0" in page and "Pcs antre tak terlayani (R) 3" in page
+    assert "Permintaan antre tidak diterima 2" in page
     assert dashboard.get("/admin/sessions/NOPE").status_code == 404
 
 

@@ -253,16 +253,36 @@ class TestWaitlist:
         assert step(db, a, "M", 4, wait=True).key == "waitlist_off"
 
 
-def test_request_above_t_lots_is_refused_with_the_maximum_not_queued(db):
+def test_request_above_t_lots_waits_for_settlement_with_the_waitlist_and_is_refused_without(db):
     product = builders.product(db, builders.TSHIRT_MIX, waitlist=True)
     session = builders.session(db, product.id, code="BIG", target_moq=24)
     a = buyer(db, 1)
     db.commit()
-    refused = step(db, a, "XL", 3, code="BIG", wait=True)
+    waiting = step(db, a, "XL", 3, code="BIG")  # 3 > T * a_XL = 2: only settlement can serve it
+    assert (waiting.status, waiting.position) == ("waiting", 1)
+    db.commit()
+    assert counters(db, session.id) == {"XL": (0, 3)}
+
+    off = builders.product(db, builders.TSHIRT_MIX, sku="OFF")
+    off_session = builders.session(db, off.id, code="OFF", target_moq=24)
+    db.commit()
+    refused = step(db, a, "XL", 3, code="OFF", wait=True)
     assert (refused.key, refused.fields["maximum"]) == ("over_max_request", 2)
     db.commit()
-    assert db.scalar(select(func.count(Participant.id))) == 0
-    assert counters(db, session.id) == {}
+    assert counters(db, off_session.id) == {}
+
+
+def test_a_full_size_under_the_static_rule_waits_for_settlement_with_the_waitlist(db):
+    product = builders.product(db, builders.TWO_SIZES, sku="ST", policy="static", waitlist=True)
+    session = builders.session(db, product.id, code="ST1", target_moq=24)
+    a, b = buyer(db, 1), buyer(db, 2)
+    db.commit()
+    assert step(db, a, "M", 8, "ST1").status == "joined"  # static cap 2 * 4: M is full for good
+    waiting = step(db, b, "M", 1, "ST1")  # no join can open it, but settlement at close can serve it
+    assert (waiting.status, waiting.position) == ("waiting", 1)
+    assert waiting.view.catch_up("M", 1) is None
+    db.commit()
+    assert counters(db, session.id)["M"] == (8, 1)
 
 
 def test_a_buyer_admitted_by_the_join_that_reaches_the_moq_is_told_both_and_the_joiner_once(db):

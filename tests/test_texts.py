@@ -31,6 +31,16 @@ def test_a_count_in_a_text_follows_the_language():
     assert render("en", "factory_po_line", size="XL", quantity=1) == "• XL: 1 pc"
 
 
+def test_too_many_offers_the_third_way_in_both_languages():
+    fields = {"size": "XL", "code": "KAOS1", "available": 1, "rest": 2}
+    assert render("en", "too_many_split", **fields) == (
+        "\nOr both: take 1 pc now and wait for the rest. Send JOIN KAOS1 XL 1, then WAIT KAOS1 XL 2"
+    )
+    assert render("id", "too_many_split", **fields) == (
+        "\nAtau keduanya: ambil 1 pcs sekarang dan antre sisanya. Kirim IKUT KAOS1 XL 1, lalu ANTRE KAOS1 XL 2"
+    )
+
+
 def test_other_format_specs_still_work_and_unknown_languages_fall_back_to_indonesian():
     assert render("fr", "left_withdrawn", units=1) == ", 1 pcs antrean ditarik"
     assert render("en", "list_item", code="A1", product="Kaos", price="Rp 1", units=0, moq=1, ends="x") == (
@@ -40,6 +50,7 @@ def test_other_format_specs_still_work_and_unknown_languages_fall_back_to_indone
 
 BUYER_KEYS = (
     list(texts.buyer.TEXTS)
+    + list(texts.settlement.TEXTS)
     + list(texts.sharing.TEXTS)
     + list(texts.conversation.TEXTS)
     + [key for key in texts.fulfilment.TEXTS if key.startswith(("notify_", "order_"))]

@@ -1,4 +1,5 @@
-"""The waitlist through signed WhatsApp webhooks (docs/design.md, "Waitlist", the worked example).
+"""The waitlist through signed WhatsApp webhooks (docs/design.md, "Waitlist", the worked example), and how
+its line is settled at close (the worked examples of "Settlement at close" are in test_settlement_webhook).
 
 Buyers talk to the real Flask app (`tests.chat.Phone`); after every step the admin API's
 `GET /api/v1/sessions/<code>` shows each size as (ordered, cap, available, locked, waiting). Outbound
@@ -9,10 +10,12 @@ outbox row of kind `waitlist_admitted` for that buyer and its id handed to the q
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
+from core.clock import format_wib
 from core.models import OutboundMessage, PurchaseOrder, SessionStatus
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
@@ -90,19 +93,28 @@ def status_line(size: str, quantity: int, state: str, session: str = "mengumpulk
 
 
 def refused_too_many(available: int, quantity: int) -> str:
+    """The three ways on: what is free now, all of it by waiting, or both."""
     return (
         f"Maaf, ukuran M di sesi GB1 tinggal {available} pcs, jadi {quantity} pcs belum bisa.\n"
         f"Ambil {available} pcs sekarang: IKUT GB1 M {available}\n"
-        f"Atau antre untuk {quantity} pcs sekaligus: ANTRE GB1 M {quantity}"
+        f"Atau antre untuk {quantity} pcs sekaligus: ANTRE GB1 M {quantity}\n"
+        f"Atau keduanya: ambil {available} pcs sekarang dan antre sisanya. Kirim IKUT GB1 M {available}, "
+        f"lalu ANTRE GB1 M {quantity - available}"
     )
 
 
-def waiting_reply(position: int, catch_up: str, quantity: int = 1) -> str:
+def deadline(client, code: str = "GB1") -> str:
+    """The session's deadline as a buyer reads it (WIB)."""
+    return format_wib(datetime.fromisoformat(session_json(client, code)["ends_at"]), "id")
+
+
+def waiting_reply(client, position: int, catch_up: str, quantity: int = 1) -> str:
     return (
         f"⏳ Ukuran M di sesi GB1 sedang terkunci, jadi permintaan {quantity} pcs Anda masuk antrean "
         f"(urutan ke-{position}). BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
         f"Ukuran M terbuka lagi setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
-        "terkonfirmasi.\nBatalkan antrean: BATAL GB1"
+        f"terkonfirmasi; paling lambat diputuskan saat sesi tutup, {deadline(client)}.\n"
+        "Batalkan antrean: BATAL GB1"
     )
 
 
@@ -130,11 +142,11 @@ def test_waitlist_worked_example_four_sizes(client, say, db_factory, dispatched)
     up_to_the_locked_m(say, client)
 
     # C's 1 M waits, first in line; D's 1 M waits, second
-    assert say(C, "IKUT GB1 M 1") == waiting_reply(1, "1 pcs L dan 1 pcs XL")
+    assert say(C, "IKUT GB1 M 1") == waiting_reply(client, 1, "1 pcs L dan 1 pcs XL")
     assert sizes(client) == four(
         (5, 8, 3, False, 0), (8, 8, 0, True, 1), (0, 8, 8, False, 0), (0, 8, 8, False, 0)
     )
-    assert say(D, "IKUT GB1 M 1") == waiting_reply(2, "1 pcs L dan 1 pcs XL")
+    assert say(D, "IKUT GB1 M 1") == waiting_reply(client, 2, "1 pcs L dan 1 pcs XL")
     assert sizes(client)["M"] == (8, 8, 0, True, 2)
     assert session_json(client)["units"] == 13 and session_json(client)["waiting_units"] == 2
     assert say(C, "STATUS") == "\n".join(
@@ -193,7 +205,7 @@ def test_waitlist_worked_example_two_sizes(client, say, db_factory, dispatched):
     assert say(B, "IKUT GB1 M 4") == refused_too_many(3, 4)
     say(B, "IKUT GB1 M 3")
     assert sizes(client) == {"S": (0, 8, 8, False, 0), "M": (8, 8, 0, True, 0)}
-    assert say(C, "IKUT GB1 M 1") == waiting_reply(1, "1 pcs S")
+    assert say(C, "IKUT GB1 M 1") == waiting_reply(client, 1, "1 pcs S")
     assert sizes(client) == {"S": (0, 8, 8, False, 0), "M": (8, 8, 0, True, 1)}
 
     # C's own 5 S raise M's cap to 8 + min(5, 8) = 13: C's 1 M is admitted, and told once
@@ -214,8 +226,8 @@ def test_a_waiting_request_is_not_overtaken_by_a_younger_one_for_the_same_size(
 ):
     make_session(db_factory, builders.FOUR_SIZES)
     up_to_the_locked_m(say, client)
-    assert say(D, "IKUT GB1 M 2") == waiting_reply(1, "2 pcs L dan 2 pcs XL", quantity=2)
-    assert say(E, "IKUT GB1 M 1") == waiting_reply(2, "1 pcs L dan 1 pcs XL")
+    assert say(D, "IKUT GB1 M 2") == waiting_reply(client, 1, "2 pcs L dan 2 pcs XL", quantity=2)
+    assert say(E, "IKUT GB1 M 1") == waiting_reply(client, 2, "1 pcs L dan 1 pcs XL")
 
     # cap 9: one unit of M is free; D's 2 do not fit, and E's 1 must not jump the line
     say(F, "IKUT GB1 L 1")
@@ -273,8 +285,8 @@ def test_antre_on_a_size_that_is_not_locked_does_not_say_it_is_locked(client, sa
 def test_batal_withdraws_a_waiting_request(client, say, db_factory, dispatched):
     make_session(db_factory, builders.FOUR_SIZES)
     up_to_the_locked_m(say, client)
-    assert say(X, "IKUT GB1 M 1") == waiting_reply(1, "1 pcs L dan 1 pcs XL")
-    assert say(C, "IKUT GB1 M 1") == waiting_reply(2, "1 pcs L dan 1 pcs XL")
+    assert say(X, "IKUT GB1 M 1") == waiting_reply(client, 1, "1 pcs L dan 1 pcs XL")
+    assert say(C, "IKUT GB1 M 1") == waiting_reply(client, 2, "1 pcs L dan 1 pcs XL")
     assert sizes(client)["M"] == (8, 8, 0, True, 2)
 
     assert say(X, "BATAL GB1") == (
@@ -297,20 +309,50 @@ def test_batal_withdraws_a_waiting_request(client, say, db_factory, dispatched):
     assert participants(db_factory)[3:5] == [(X, "M", 1, "withdrawn"), (C, "M", 1, "confirmed")]
 
 
-# --- closing: rescue from the waitlist ---------------------------------------------------------------------
+# --- closing: settlement -------------------------------------------------------------------------------
 
 
-def test_rescue_at_close_admits_the_oldest_waiting_requests_until_the_moq(
+def settling_reply(client, position: int, quantity: int, maximum: int) -> str:
+    return (
+        f"⏳ Permintaan {quantity} pcs ukuran M di sesi GB1 masuk antrean (urutan ke-{position}). Selama sesi "
+        f"berjalan, ukuran M paling banyak {maximum} pcs per permintaan, jadi permintaan ini hanya bisa "
+        f"diputuskan saat sesi tutup, paling lambat {deadline(client)}. BELUM terkonfirmasi dan belum ada "
+        "yang perlu dibayar; kami kabari lewat WhatsApp apa pun hasilnya.\nBatalkan antrean: BATAL GB1"
+    )
+
+
+def test_a_request_larger_than_t_lots_waits_for_settlement_without_holding_up_the_line(
     client, say, db_factory, dispatched
 ):
-    make_session(db_factory, builders.FOUR_SIZES, target_moq=15)
-    up_to_the_locked_m(say, client)  # 13 confirmed units
-    assert say(C, "IKUT GB1 M 1") == waiting_reply(1, "1 pcs L dan 1 pcs XL")
-    assert say(D, "IKUT GB1 M 2") == waiting_reply(2, "2 pcs L dan 2 pcs XL", quantity=2)
-    assert say(E, "ANTRE GB1 M 1") == waiting_reply(3, "1 pcs L dan 1 pcs XL")
-    assert (session_json(client)["units"], session_json(client)["waiting_units"]) == (13, 4)
+    make_session(db_factory, builders.FOUR_SIZES, target_moq=18)
+    up_to_the_locked_m(say, client)  # S 5, M 8: 13 confirmed
+    assert say(X, "IKUT GB1 M 9") == settling_reply(client, 1, 9, maximum=8)  # 9 > T * a_M = 8
+    assert say(C, "IKUT GB1 M 1") == waiting_reply(client, 2, "1 pcs L dan 1 pcs XL")
+    assert say(D, "IKUT GB1 M 2") == waiting_reply(client, 3, "2 pcs L dan 2 pcs XL", quantity=2)
+    assert sizes(client)["M"] == (8, 8, 0, True, 12)
 
-    # 13 confirmed miss the MOQ of 15; oldest first: C (14), D (16) -> met; E is not needed
+    # E's 1 L and F's 1 XL: M's cap is 9. X, older, can never fit during the session: C goes in.
+    say(E, "IKUT GB1 L 1")
+    say(F, "IKUT GB1 XL 1")
+    assert sizes(client)["M"] == (9, 9, 0, True, 11)
+    assert [(to, kind) for _, to, kind in outbox(db_factory)] == [(C, "waitlist_admitted")]
+
+    # As if it closed now: 16 confirmed. k = 3 holds D's 2 M but not X's 9 (18 units, E = 48 - 18 = 30,
+    # R = 9, cost 39); k = 5 would hold both (27 units, E = 53, R = 0, cost 53).
+    assert session_json(client)["settlement"] == {
+        "reached": True,
+        "lots": 3,
+        "admitted_units": four(0, 2, 0, 0),
+        "excess": 30,
+        "refused_units": 9,
+        "cost": 39.0,
+        "admitted_requests": 1,
+        "not_admitted_requests": 1,
+        "free_stock": four(0, 0, 0, 0),
+        "warehouse_error": None,
+    }
+    assert len(outbox(db_factory)) == 1  # looking wrote nothing
+
     response = client.post("/api/v1/sessions/GB1/close", headers=ADMIN)
     assert response.status_code == 200
     assert response.get_json() == {
@@ -318,28 +360,26 @@ def test_rescue_at_close_admits_the_oldest_waiting_requests_until_the_moq(
         "result": SessionStatus.PENDING_STOCK,
         "status": SessionStatus.PENDING_STOCK,
         "purchase_order_code": "PO-GB1-1",
-        "lots": 3,  # follows the final S5 M11: ceil(11 / 4) = 3 (M8 alone would be 2)
+        "lots": 3,
         "orders": 0,
-        "admitted": 2,
+        "admitted": 1,
         "not_admitted": 1,
     }
     assert [p for p in participants(db_factory) if p[1] == "M"] == [
         (A, "M", 5, "confirmed"),
         (B, "M", 3, "confirmed"),
+        (X, "M", 9, "not_admitted"),
         (C, "M", 1, "confirmed"),
         (D, "M", 2, "confirmed"),
-        (E, "M", 1, "not_admitted"),
     ]
     view = session_json(client)
     assert (view["status"], view["units"], view["waiting_units"], view["grosir_units_needed"]) == (
         SessionStatus.PENDING_STOCK,
-        16,
+        18,
         0,
         3,
     )
-    assert {s["size"]: (s["ordered"], s["waiting"]) for s in view["sizes"]} == four(
-        (5, 0), (11, 0), (0, 0), (0, 0)
-    )
+    assert view["settlement"] is None  # settled: nothing left to preview
     with db_factory() as db:
         po = db.scalar(select(PurchaseOrder))
         assert (po.lots, {line.variant.size: line.quantity for line in po.lines}) == (3, four(12, 12, 12, 12))
@@ -349,36 +389,47 @@ def test_rescue_at_close_admits_the_oldest_waiting_requests_until_the_moq(
         {
             (C, "waitlist_admitted"): 1,
             (D, "waitlist_admitted"): 1,
-            (E, "not_admitted"): 1,
+            (X, "not_admitted"): 1,
             (FACTORY, "factory_po"): 1,
-            (A, "waiting_for_stock"): 1,
-            (B, "waiting_for_stock"): 1,
-            (C, "waiting_for_stock"): 1,
-            (D, "waiting_for_stock"): 1,
+            **{(who, "waiting_for_stock"): 1 for who in (A, B, C, D, E, F)},
         }
     )
     assert sorted(dispatched) == [m[0] for m in messages]
-    assert body_to(db_factory, D, "waitlist_admitted").startswith(
-        "Kabar baik! Sesi GB1 (Kaos TS) ditutup dan antrean Anda ikut masuk supaya minimum tercapai: "
-        "M x2, Rp 100.000."
+    assert body_to(db_factory, D, "waitlist_admitted") == (
+        "✅ Sesi GB1 (Kaos TS) sudah ditutup dan antrean Anda terkonfirmasi: 2 pcs ukuran M, total Rp 100.000. "
+        "Langkah berikutnya kami kabari lewat WhatsApp."
     )
-    assert body_to(db_factory, E, "not_admitted") == (
-        "Sesi GB1 (Kaos TS) sudah ditutup. Antrean Anda (M x1) tidak terkonfirmasi, jadi tidak ada yang perlu "
+    assert body_to(db_factory, X, "not_admitted") == (
+        "Sesi GB1 (Kaos TS) sudah ditutup. Antrean Anda (M x9) tidak terkonfirmasi, jadi tidak ada yang perlu "
         "dibayar."
     )
-    assert say(E, "STATUS") == "\n".join(
+    assert say(X, "STATUS") == "\n".join(
         [
             "Pesanan Anda:",
-            status_line("M", 1, "tidak terkonfirmasi (tidak ada tagihan)", session="menunggu stok pabrik"),
+            status_line("M", 9, "tidak terkonfirmasi (tidak ada tagihan)", session="menunggu stok pabrik"),
         ]
     )
 
 
-def test_no_rescue_when_the_waiting_units_cannot_reach_the_moq(client, say, db_factory, dispatched):
+def test_settlement_fails_when_every_waiting_unit_together_misses_the_minimum(
+    client, say, db_factory, dispatched
+):
     make_session(db_factory, builders.FOUR_SIZES, target_moq=18)
     up_to_the_locked_m(say, client)  # 13 confirmed
     say(C, "IKUT GB1 M 1")
     say(D, "IKUT GB1 M 2")  # 13 + 3 < 18
+    assert session_json(client)["settlement"] == {
+        "reached": False,
+        "lots": 0,
+        "admitted_units": four(0, 0, 0, 0),
+        "excess": 0,
+        "refused_units": 3,
+        "cost": 3.0,
+        "admitted_requests": 0,
+        "not_admitted_requests": 2,
+        "free_stock": None,  # the minimum is out of reach whatever the warehouse holds: not asked
+        "warehouse_error": None,
+    }
 
     response = client.post("/api/v1/sessions/GB1/close", headers=ADMIN)
     assert response.status_code == 200

@@ -6,8 +6,13 @@ and Alembic sees no enum drift. Times are stored in UTC (`Timestamp`); money is 
 
 from __future__ import annotations
 
-from sqlalchemy import DateTime, MetaData
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, Numeric, String
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -18,6 +23,28 @@ NAMING = {
 }
 
 Timestamp = DateTime(timezone=True)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal kept exactly as written (0.1 stays 0.1): NUMERIC(10, 4) on PostgreSQL, and its text on
+    SQLite, whose NUMERIC columns hold binary floats (0.1000000000000000055...)."""
+
+    impl = Numeric(10, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(24))
+        return dialect.type_descriptor(Numeric(10, 4))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        number = Decimal(str(value))
+        return format(number, "f") if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
 
 
 class Base(DeclarativeBase):

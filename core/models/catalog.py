@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.allocation import AllocationPolicyName
 from core.clock import now
-from core.models.base import Base, Timestamp, one_of
+from core.models.base import Base, ExactDecimal, Timestamp, one_of
 
 
 class Factory(Base):
@@ -40,6 +41,7 @@ class Product(Base):
         CheckConstraint(
             one_of("allocation_policy", AllocationPolicyName.ALL), name="allocation_policy_known"
         ),
+        CheckConstraint("CAST(excess_weight AS NUMERIC) >= 0", name="excess_weight_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +53,9 @@ class Product(Base):
     lead_lots: Mapped[int] = mapped_column(Integer, default=2)
     allocation_policy: Mapped[str] = mapped_column(String(20), default=AllocationPolicyName.LOT_BALANCED)
     waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Settlement at close: what a leftover unit costs next to a lost sale (docs/design.md, "Settlement at
+    # close"); exact, so 0.1 * 10 ties with 1 the way the buyer-facing rule says.
+    excess_weight: Mapped[Decimal] = mapped_column(ExactDecimal, default=Decimal(1), server_default="1")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
 
     factory: Mapped[Factory] = relationship()

@@ -12,11 +12,18 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from core.texts import buyer, conversation, fulfilment, payments, sharing
+from core.texts import buyer, conversation, fulfilment, payments, settlement, sharing
 
 LANGUAGES = ("id", "en")
 CATALOGUE: dict[str, dict[str, str]] = {}
-for _part in (buyer.TEXTS, conversation.TEXTS, fulfilment.TEXTS, payments.TEXTS, sharing.TEXTS):
+for _part in (
+    buyer.TEXTS,
+    conversation.TEXTS,
+    fulfilment.TEXTS,
+    payments.TEXTS,
+    settlement.TEXTS,
+    sharing.TEXTS,
+):
     overlap = CATALOGUE.keys() & _part.keys()
     if overlap:
         raise RuntimeError(f"text keys defined twice: {sorted(overlap)}")

@@ -114,13 +114,13 @@ TEXTS: dict[str, dict[str, str]] = {
             "⏳ Ukuran {size} di sesi {code} sedang terkunci, jadi permintaan {quantity:pcs} Anda masuk "
             "antrean (urutan ke-{position}). BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
             "Ukuran {size} terbuka lagi setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
-            "terkonfirmasi.\nBatalkan antrean: BATAL {code}"
+            "terkonfirmasi; paling lambat diputuskan saat sesi tutup, {ends}.\nBatalkan antrean: BATAL {code}"
         ),
         "en": (
             "⏳ Size {size} in session {code} is locked, so your request for {quantity:pcs} is waiting "
             "(number {position} in line). It is NOT confirmed yet and nothing is owed.\n"
             "Size {size} opens again once someone orders {catch_up}. We will tell you on WhatsApp once it is "
-            "confirmed.\nTo withdraw: LEAVE {code}"
+            "confirmed; at the latest it is settled when the session closes, {ends}.\nTo withdraw: LEAVE {code}"
         ),
     },
     "waiting_by_choice": {
@@ -128,13 +128,13 @@ TEXTS: dict[str, dict[str, str]] = {
             "⏳ Permintaan {quantity:pcs} ukuran {size} di sesi {code} masuk antrean (urutan ke-{position}); "
             "saat ini baru tersedia {available:pcs}. BELUM terkonfirmasi dan belum ada yang perlu dibayar.\n"
             "Semua {quantity:pcs} bisa masuk setelah {catch_up} lagi dipesan. Kami kabari lewat WhatsApp begitu "
-            "terkonfirmasi.\nBatalkan antrean: BATAL {code}"
+            "terkonfirmasi; paling lambat diputuskan saat sesi tutup, {ends}.\nBatalkan antrean: BATAL {code}"
         ),
         "en": (
             "⏳ Your request for {quantity:pcs} of size {size} in session {code} is waiting (number {position} "
             "in line); only {available:pcs} free now. It is NOT confirmed yet and nothing is owed.\n"
             "The whole request fits once someone orders {catch_up}. We will tell you on WhatsApp once it is "
-            "confirmed.\nTo withdraw: LEAVE {code}"
+            "confirmed; at the latest it is settled when the session closes, {ends}.\nTo withdraw: LEAVE {code}"
         ),
     },
     "size_locked": {

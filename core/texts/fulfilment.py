@@ -2,16 +2,6 @@
 
 TEXTS: dict[str, dict[str, str]] = {
     # --- buyers, at close -------------------------------------------------------------------------------
-    "notify_admitted_at_close": {
-        "id": (
-            "Kabar baik! Sesi {code} ({product}) ditutup dan antrean Anda ikut masuk supaya minimum tercapai: "
-            "{size} x{quantity}, {total}. Pesanan Anda terkonfirmasi."
-        ),
-        "en": (
-            "Good news! Session {code} ({product}) closed and your waiting request was admitted so the minimum "
-            "was met: {size} x{quantity}, {total}. Your join is confirmed."
-        ),
-    },
     "notify_not_admitted": {
         "id": (
             "Sesi {code} ({product}) sudah ditutup. Antrean Anda ({size} x{quantity}) tidak terkonfirmasi, "
