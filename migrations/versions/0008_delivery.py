@@ -1,7 +1,7 @@
 """outbound_messages: the retry schedule and unconfirmed attempts live in the row; claim indexes
 
 Revision ID: delivery
-Revises: 0003
+Revises: conversation_state
 Create Date: 2026-11-26 09:00:00
 
 Sending claims batches of due rows, the oldest unsent one per recipient (issue 11); a retry waits in its

@@ -1,7 +1,7 @@
 """products: excess_weight, the cost of a leftover unit next to a lost sale, for settlement at close
 
 Revision ID: settlement
-Revises: conversation_state
+Revises: delivery
 Create Date: 2026-11-26 09:00:00
 
 Settlement at close (docs/design.md, "Settlement at close") minimises `excess_weight * E + R`. The weight
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "settlement"
-down_revision: str | None = "conversation_state"
+down_revision: str | None = "delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """conversation_states: where each buyer's conversation stands (context, guided flow, proposal)
 
 Revision ID: conversation_state
-Revises: 0003
+Revises: reminders
 Create Date: 2026-12-02 09:00:00
 
 One row per buyer phone: the session the buyer asked about or acted on last, and what the bot waits

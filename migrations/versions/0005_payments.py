@@ -1,7 +1,7 @@
 """payments: each order's invoice (order_payments) and the append-only ledger (payment_events)
 
 Revision ID: payments
-Revises: 0003
+Revises: operators
 Create Date: 2026-12-01 21:00:47.577357
 
 On PostgreSQL a trigger refuses UPDATE and DELETE on payment_events: the ledger is only ever inserted
