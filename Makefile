@@ -53,7 +53,7 @@ run: setup
 	@echo ""
 	@trap '[ -n "$$REDIS_URL" ] || $(BIN)/python -m jobs.embedded_redis stop' EXIT; \
 	  trap 'exit 130' INT TERM; \
-	  $(WITH_KEY) PORT=$${PORT:-5000} $(BIN)/honcho start -f Procfile web worker clock
+	  $(WITH_KEY) PORT=$${PORT:-5000} RQ_LOG_LEVEL=$${RQ_LOG_LEVEL:-WARNING} $(BIN)/honcho start -f Procfile web worker clock
 
 chat: setup
 	$(WITH_KEY) $(BIN)/flask laku chat --url http://127.0.0.1:$${PORT:-5000} $(CHAT_ARGS)
