@@ -12,6 +12,7 @@ def test_defaults_are_the_embedded_setup():
     )
     assert settings.redis_url is None and settings.effective_redis_url.endswith("instance/redis.sock")
     assert settings.console_transport and settings.admin_token is None and settings.default_country == "ID"
+    assert settings == Settings()  # the defaults are the fields' own, written once
 
 
 def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
