@@ -237,16 +237,23 @@ def test_a_lost_answer_and_the_retried_job_make_one_invoice_and_one_message(shop
     assert to_a.to_phone == shop.a.phone and found.invoice_url in to_a.body
 
 
+def _one_order_from_stock(settings, db_factory):
+    """Session GB1 closed through the admin API with one buyer's 2 M served from stock: one order,
+    GB1-001, whose invoice has not been made yet (its job is left in the Dispatched)."""
+    with transaction(db_factory) as db:
+        _, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
+        someone = buyer(db)
+        add_join(db, session, someone, "M", 2)
+    client = create_app(settings, dispatch=Dispatched()).test_client()
+    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
+    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    return session, someone
+
+
 def test_after_the_last_attempt_the_order_says_pay_through_the_admin_and_the_admin_is_alerted(
     paying, fake_xendit, db_factory
 ):
-    with transaction(db_factory) as db:
-        product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
-        someone = buyer(db)
-        add_join(db, session, someone, "M", 2)
-    client = create_app(paying, dispatch=Dispatched()).test_client()
-    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
-    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    session, someone = _one_order_from_stock(paying, db_factory)
     provider = payment_provider_for(paying)
     dispatched = Dispatched()
 
@@ -285,13 +292,7 @@ def _ledger(db_factory):
 
 
 def test_an_unexpected_error_is_tried_again_then_given_up(paying, db_factory):
-    with transaction(db_factory) as db:
-        _, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
-        someone = buyer(db)
-        add_join(db, session, someone, "M", 2)
-    client = create_app(paying, dispatch=Dispatched()).test_client()
-    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
-    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    session, someone = _one_order_from_stock(paying, db_factory)
 
     class Broken:
         def ensure_invoice(self, request):
