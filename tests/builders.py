@@ -228,6 +228,11 @@ def admin(client, method: str, path: str, json=None, status: int = 200):
     return response.get_json()
 
 
+def session_json(client, code: str = "GB1") -> dict:
+    """`GET /api/v1/sessions/<code>`, which must answer 200."""
+    return admin(client, "GET", f"/sessions/{code}")
+
+
 def race(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
     """Run `calls` at the same moment, each in a thread of its own released by one barrier; their results,
     in the order given. Any exception in a call fails the test here."""

@@ -19,7 +19,7 @@ from core.models import Buyer, GroupSession, Participant, Product, Referral
 from core.settings import ConfigError, Settings
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
-from tests.chat import Phone
+from tests.chat import talk
 
 A, B, C, D, E = (f"+628150000000{n}" for n in range(1, 6))
 DEMO = "https://wa.me/620000000000?text="
@@ -27,15 +27,7 @@ DEMO = "https://wa.me/620000000000?text="
 
 @pytest.fixture
 def say(client):
-    """say(phone, text) -> the reply, through a signed webhook post."""
-    phones: dict[str, Phone] = {}
-
-    def send(number: str, text: str) -> str:
-        if number not in phones:
-            phones[number] = Phone(client, number, f"Pembeli {number[-1]}")
-        return phones[number].send(text)
-
-    return send
+    return talk(client)
 
 
 @pytest.fixture
