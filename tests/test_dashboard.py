@@ -155,7 +155,7 @@ def test_session_page_shows_buyers_waiting_line_and_messages(dashboard, db_facto
 
 
 def test_settlement_and_payments_render_when_the_session_json_has_them(dashboard, db_factory, monkeypatch):
-    """The settlement (issue 12) and payment totals (issue 16) arrive as keys of the API's session JSON;
+    """The settlement and the payment totals arrive as keys of the API's session JSON;
     the page shows whatever they hold."""
     make_session(db_factory, TSHIRT_MIX)
     real = session_pages.session_payload

@@ -176,7 +176,7 @@ def test_top_sharers_most_friends_first(two_sessions, say, db_factory, client):
 
 
 def test_credit_counts_the_friends_first_participation_whenever_it_is_called(two_sessions, db_factory):
-    """Called before or after the join's rows are written (issue 13's flow may do either)."""
+    """Called before or after the join's rows are written (the guided flow may do either)."""
     with transaction(db_factory) as db:
         sharer, friend, other = (builders.buyer(db) for _ in range(3))
         session = session_rows.find_session(db, "GB1")
