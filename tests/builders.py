@@ -7,6 +7,7 @@ another.
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections.abc import Callable
@@ -361,6 +362,11 @@ def participants(db_factory, code: str | None = None) -> list[tuple[str, str, in
 
 
 # --- the dashboard as an operator's browser (Flask test client) -----------------------------------------
+
+
+def text_of(page: str) -> str:
+    """A page as a reader sees it: tags dropped, entities decoded, spaces squashed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
 class Operator:
