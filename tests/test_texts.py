@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core import texts
+from core import notifications, texts
 from core.texts import CATALOGUE, LANGUAGES, pcs, render
 
 
@@ -82,3 +82,11 @@ def test_every_key_is_rendered_by_some_code():
     prefixes = tuple(set(re.findall(r"f\"([a-z_]+_)\{", code)))
     named = set(re.findall(r"\"([a-z_0-9]+)\"", code))
     assert sorted(key for key in CATALOGUE if key not in named and not key.startswith(prefixes)) == []
+
+
+def test_the_registry_holds_every_notice_each_with_a_text_and_a_documented_template_setting():
+    declared = [value for value in vars(notifications).values() if isinstance(value, notifications.Notice)]
+    assert sorted(map(repr, notifications.REGISTRY)) == sorted(map(repr, declared))
+    assert [notice.text for notice in notifications.REGISTRY if notice.text not in CATALOGUE] == []
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    assert sorted({notice.name for notice in notifications.REGISTRY if notice.name not in guide}) == []
