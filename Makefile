@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 export FLASK_APP := bot.app
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# What `make test` runs against (this machine kind runs both; CI exports the same).
+# What `make test` runs against unless DATABASE_URL and REDIS_URL say otherwise: a local PostgreSQL and Redis.
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS       ?=

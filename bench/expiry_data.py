@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import Connection, insert, text
 
 from bench.common import engine, sessions
 from core import catalog
@@ -146,6 +146,25 @@ def phone(n: int) -> str:
     return f"+62812{10_000_000 + n:08d}"
 
 
+def buyer_row(b: int, language: str, created_at: _dt.datetime, **columns: Any) -> dict:
+    """Buyer index `b` (id `b + 1`) as a row for a bulk insert, with any further `columns`."""
+    return {
+        "id": b + 1,
+        "phone": phone(b),
+        "name": f"Pembeli {b}",
+        "language": language,
+        "created_at": created_at,
+    } | columns
+
+
+def continue_ids(db: Connection, *tables: str) -> None:
+    """After rows inserted with explicit ids: each table's id sequence continues after its largest id."""
+    for table in tables:
+        db.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        )
+
+
 def seed_catalog(url: str, keys: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
     """A factory and one product per key (lot mix `MIX`) through `core.catalog`: key -> (product id,
     size -> variant id)."""
@@ -210,27 +229,14 @@ def seed(url: str, plan: Plan) -> None:
     with engine(url).begin() as db:
         db.execute(
             insert(Buyer.__table__),
-            [
-                {
-                    "id": b + 1,
-                    "phone": phone(b),
-                    "name": f"Pembeli {b}",
-                    "language": plan.languages[b],
-                    "address": plan.addresses[b],
-                    "created_at": stamp,
-                }
-                for b in range(plan.buyers)
-            ],
+            [buyer_row(b, plan.languages[b], stamp, address=plan.addresses[b]) for b in range(plan.buyers)],
         )
         rows = []
         for n, s in enumerate(plan.sessions, 1):
             ends = stamp - _dt.timedelta(seconds=s.ended_seconds_ago)
             rows.append(session_row(n, s.code, products[s.product][0], s.target_moq, s.units, ends))
         db.execute(insert(GroupSession.__table__), rows)
-        for table in ("buyers", "sessions"):
-            db.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
+        continue_ids(db, "buyers", "sessions")
         participants, counters = [], []
         for s, row in zip(plan.sessions, rows, strict=True):
             variants = products[s.product][1]

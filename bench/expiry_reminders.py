@@ -21,7 +21,17 @@ from sqlalchemy import insert, text
 
 from bench.common import engine
 from bench.expiry_checks import drain_waiting
-from bench.expiry_data import EN_SHARE, MIX, SIZES, participant_row, phone, seed_catalog, session_row
+from bench.expiry_data import (
+    EN_SHARE,
+    MIX,
+    SIZES,
+    buyer_row,
+    continue_ids,
+    participant_row,
+    phone,
+    seed_catalog,
+    session_row,
+)
 from core.models import Buyer, GroupSession, Participant, SessionVariantCounter
 from core.understanding import REFERRAL_ALPHABET
 
@@ -124,16 +134,14 @@ def seed(url: str, plan: Plan) -> None:
         db.execute(
             insert(Buyer.__table__),
             [
-                {
-                    "id": b + 1,
-                    "phone": phone(b),
-                    "name": f"Pembeli {b}",
-                    "language": plan.languages[b],
-                    "referral_tag": referral_tag(b),
-                    "opted_out_at": stamp - _dt.timedelta(days=1) if b in plan.opted_out else None,
-                    "last_inbound_at": stamp - _dt.timedelta(hours=(b % 48) + 1),  # half inside 24 hours
-                    "created_at": stamp - _dt.timedelta(days=3),
-                }
+                buyer_row(
+                    b,
+                    plan.languages[b],
+                    stamp - _dt.timedelta(days=3),
+                    referral_tag=referral_tag(b),
+                    opted_out_at=stamp - _dt.timedelta(days=1) if b in plan.opted_out else None,
+                    last_inbound_at=stamp - _dt.timedelta(hours=(b % 48) + 1),  # half inside 24 hours
+                )
                 for b in range(plan.buyers)
             ],
         )
@@ -162,10 +170,7 @@ def seed(url: str, plan: Plan) -> None:
                     }
                 )
         db.execute(insert(GroupSession.__table__), rows)
-        for table in ("buyers", "sessions"):
-            db.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
+        continue_ids(db, "buyers", "sessions")
         db.execute(insert(Participant.__table__), participants)
         db.execute(insert(SessionVariantCounter.__table__), counters)
 

@@ -220,7 +220,7 @@ def render(data: dict) -> str:
         f"Run of {data['generated_at']} ({'quick' if data['quick'] else 'full'}, {data['run_seconds']} s); "
         f"{common.machine_line(data['machine'])}.",
         "",
-        "**Faults tried and what held.**",
+        "**The slow-client fault, measured** (its row in the table of faults above).",
         "",
         *common.md_table(
             ["fault", "before (old Procfile web)", "now (Procfile web)", "held"],

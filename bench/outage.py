@@ -1,4 +1,4 @@
-"""Redis outage: does everything come back by itself? (`make bench-outage`, issue 10 item 3.)
+"""Redis outage: does everything come back by itself? (`make bench-outage`.)
 
 The Procfile's own processes under honcho, exactly as `make run` starts them (`web`, `worker` and
 `clock`, the worker and clock under `jobs.supervise`), on PostgreSQL, against a redis-server this script

@@ -37,13 +37,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import outbox
 from core.clock import as_utc, now
 from core.db import transaction
-from core.delivery_status import ADMIN_ALERT_KIND, alert_admin, alert_recipient, record_status
+from core.delivery_status import ADMIN_ALERT_KIND, alert_admin, record_status
 from core.models import GroupSession, OutboundMessage, OutboundStatus
 from core.outbox import Claimed
 from core.settings import Settings
 from core.unit_of_work import Dispatch, no_dispatch, unit_of_work
 
-__all__ = ["ADMIN_ALERT_KIND", "alert_recipient", "record_status"]  # the status callback's home
+__all__ = ["ADMIN_ALERT_KIND", "record_status"]  # the status callback's home
 
 log = logging.getLogger(__name__)
 

@@ -15,26 +15,12 @@ from sqlalchemy.orm import Session
 from core import notifications
 from core.clock import now
 from core.models import OutboundMessage, OutboundStatus
-from core.phones import InvalidPhone, normalise
 from core.settings import Settings
 from core.texts import render
 
 log = logging.getLogger("core.delivery")
 
 ADMIN_ALERT_KIND = notifications.SEND_FAILED_ALERT.kind
-
-
-def alert_recipient(settings: Settings) -> str | None:
-    """The admin's WhatsApp number in E.164, or None (alerts then only reach the log)."""
-    if not settings.admin_whatsapp:
-        return None
-    try:
-        return normalise(settings.admin_whatsapp, settings.default_country)
-    except InvalidPhone:
-        log.error(
-            "ADMIN_WHATSAPP %r is not a phone number; alerts go to the log only", settings.admin_whatsapp
-        )
-        return None
 
 
 def alert_admin(db: Session, settings: Settings, message: OutboundMessage, reason: str) -> None:
@@ -47,7 +33,7 @@ def alert_admin(db: Session, settings: Settings, message: OutboundMessage, reaso
         message.session_id,
         reason,
     )
-    admin_phone = alert_recipient(settings)
+    admin_phone = settings.admin_whatsapp  # E.164, parsed with the settings
     if message.kind == ADMIN_ALERT_KIND or admin_phone is None:
         return
     where = (

@@ -30,7 +30,6 @@ from core import notifications
 from core.adapters import warehouse_for
 from core.adapters.payments import InvoiceInfo
 from core.clock import format_wib, now
-from core.delivery import alert_recipient
 from core.models import (
     Buyer,
     GroupSession,
@@ -147,7 +146,7 @@ def _notify_admin(
     session_id: int | None = None,
     **fields: Any,
 ) -> None:
-    admin = alert_recipient(settings)
+    admin = settings.admin_whatsapp
     if admin:
         notifications.notify(
             db,

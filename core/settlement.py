@@ -1,4 +1,6 @@
-"""Settlement at close: how many lots to order and which waiting requests to admit (SPEC section 4).
+"""Settlement at close: how many lots to order and which waiting requests to admit.
+
+(docs/design.md, "Settlement at close".)
 
 During a session the cap rule decides with half the information: it cannot know who will still come, so
 a size that runs ahead is locked and its requests wait. At close the whole demand is known (confirmed

@@ -1,4 +1,4 @@
-"""`rq cron jobs.cron` (Procfile `clock`): the periodic jobs, declared as data with stable names.
+"""`rq cron jobs/cron.py` (the Procfile's `clock`): the periodic jobs, declared as data with stable names.
 
 Intervals come from the environment once, when the clock process loads this file. Every periodic job goes
 to the `periodic` queue, which workers take before the sending queue.

@@ -7,6 +7,7 @@ another.
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections.abc import Callable
@@ -228,6 +229,11 @@ def admin(client, method: str, path: str, json=None, status: int = 200):
     return response.get_json()
 
 
+def session_json(client, code: str = "GB1") -> dict:
+    """`GET /api/v1/sessions/<code>`, which must answer 200."""
+    return admin(client, "GET", f"/sessions/{code}")
+
+
 def race(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
     """Run `calls` at the same moment, each in a thread of its own released by one barrier; their results,
     in the order given. Any exception in a call fails the test here."""
@@ -356,6 +362,11 @@ def participants(db_factory, code: str | None = None) -> list[tuple[str, str, in
 
 
 # --- the dashboard as an operator's browser (Flask test client) -----------------------------------------
+
+
+def text_of(page: str) -> str:
+    """A page as a reader sees it: tags dropped, entities decoded, spaces squashed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
 class Operator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from xml.etree import ElementTree
 
 from twilio.request_validator import RequestValidator
@@ -52,6 +53,24 @@ class Phone:
         text = reply_text(response)
         assert len(text) <= 1600
         return text
+
+
+def talk(
+    client, *, named: bool = True, clean: Callable[[str], str] | None = None
+) -> Callable[[str, str], str]:
+    """`say(number, text)` -> the reply, through a signed webhook post; one `Phone` per number, named
+    "Pembeli <last digit>" (or the default "Buyer" when not `named`), each reply passed through `clean`."""
+    phones: dict[str, Phone] = {}
+
+    def say(number: str, text: str) -> str:
+        if number not in phones:
+            phones[number] = (
+                Phone(client, number, f"Pembeli {number[-1]}") if named else Phone(client, number)
+            )
+        reply = phones[number].send(text)
+        return clean(reply) if clean else reply
+
+    return say
 
 
 def squash(text: str) -> str:

@@ -50,7 +50,7 @@ ALIAS_TABLE = [
     ("SHIPPED", "ship", "en"),
 ]
 NEW_WORDS = [
-    # issue 13 and 14: synonyms, opt-out, answers in a guided flow
+    # synonyms, opt-out, answers in a guided flow
     ("GABUNG", "join", "id"),
     ("PESAN", "join", "id"),
     ("BELI", "join", "id"),

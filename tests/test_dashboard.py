@@ -18,7 +18,15 @@ from core import outbox
 from core.clock import WIB, as_utc, now
 from core.db import transaction
 from core.delivery import send_outbox_message
-from core.models import GroupSession, InboundMessage, OutboundMessage, OutboundStatus, Product, PurchaseOrder
+from core.models import (
+    Buyer,
+    GroupSession,
+    InboundMessage,
+    OutboundMessage,
+    OutboundStatus,
+    Product,
+    PurchaseOrder,
+)
 from core.session_rows import find_session
 from tests.builders import (
     ADMIN_HEADERS,
@@ -32,14 +40,13 @@ from tests.builders import (
     on_hand_by_sku,
     participants,
     product,
+    session_json,
+    text_of,
 )
+from tests.chat import talk
 
 TEMPLATES = "bot/dashboard/templates/dashboard"
-
-
-def text_of(page: str) -> str:
-    """The page as a reader sees it: tags dropped, entities decoded, spaces squashed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+A, B, C, D, E, F, G = (f"+628130000000{n}" for n in range(1, 8))
 
 
 def field_error(page: str, field: str) -> str:
@@ -155,7 +162,7 @@ def test_session_page_shows_buyers_waiting_line_and_messages(dashboard, db_facto
 
 
 def test_settlement_and_payments_render_when_the_session_json_has_them(dashboard, db_factory, monkeypatch):
-    """The settlement (issue 12) and payment totals (issue 16) arrive as keys of the API's session JSON;
+    """The settlement and the payment totals arrive as keys of the API's session JSON;
     the page shows whatever they hold."""
     make_session(db_factory, TSHIRT_MIX)
     real = session_pages.session_payload
@@ -173,6 +180,96 @@ def test_settlement_and_payments_render_when_the_session_json_has_them(dashboard
     assert "Pcs antre yang diterima per ukuran M 3 L 2" in page
     assert "Sisa di gudang (E) 8" in page and "Pcs antre tak terlayani (R) 0" in page
     assert "Pembayaran Status Pesanan Jumlah Lunas 2 Rp 90.000 Menunggu bayar 1 Rp 45.000" in page
+
+
+def shown(value) -> str:
+    """A value of a JSON section as the page writes it (`data_list`): mappings as key value pairs."""
+    if isinstance(value, dict):  # per size: in the lot mix's order (the API's JSON sorts its keys)
+        keys = sorted(value, key=lambda key: list(TSHIRT_MIX).index(key) if key in TSHIRT_MIX else -1)
+        return " ".join(f"{LABELS['id'].get(key, key)} {shown(value[key])}" for key in keys)
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a cost of 8.0 reads 8
+    return "–" if value is None else str(value)
+
+
+def test_settlement_with_real_waiting_requests_shows_the_api_numbers_then_the_close_does_them(
+    dashboard, db_factory
+):
+    """docs/design.md's first settlement example, through signed webhooks: 22 units confirmed (M, L, S
+    locked), E 3 M, F 2 L, G 1 S waiting. The page's settlement is the API's; closing it orders those lots
+    and admits those requests."""
+    make_session(db_factory, TSHIRT_MIX, target_moq=24, waitlist=True)
+    say = talk(dashboard.client)
+    for phone, text in (
+        (A, "IKUT GB1 M 10"),
+        (B, "IKUT GB1 L 8"),
+        (C, "IKUT GB1 S 4"),
+        (E, "IKUT GB1 M 3"),
+        (F, "IKUT GB1 L 2"),
+        (G, "IKUT GB1 S 1"),
+    ):
+        say(phone, text)
+    preview = session_json(dashboard.client)["settlement"]
+    assert (preview["reached"], preview["lots"], preview["excess"], preview["refused_units"]) == (
+        True,
+        3,
+        8,
+        0,
+    )
+    assert (preview["admitted_requests"], preview["not_admitted_requests"], preview["cost"]) == (3, 0, 8.0)
+    page = text_of(dashboard.page("/admin/sessions/GB1"))
+    assert "Antrean 3" in page
+    section = page.split("Penyelesaian jika ditutup sekarang", 1)[1].split("Pembeli", 1)[0]
+    for key, value in preview.items():  # each of the API's numbers under its label
+        assert f" {LABELS['id'][key]} {shown(value)} " in f" {section} ", key
+
+    dashboard.post("/admin/sessions/GB1/close", page="/admin/sessions/GB1/close")
+    closed = session_json(dashboard.client)
+    assert closed["settlement"] is None and closed["status"] == "pending_stock"
+    page = text_of(dashboard.page("/admin/sessions/GB1"))
+    assert (
+        "Sesi GB1 ditutup: pesanan PO-GB1-1 dikirim ke pabrik. Antrean: 3 permintaan diterima, 0 tidak diterima."
+        in page
+    )
+    assert "Penyelesaian jika ditutup sekarang" not in page  # decided: the section is gone, as in the API
+    assert "Antrean 0" in page and page.count("Terkonfirmasi") == 6
+    assert f"PO-GB1-1 Diminta Konveksi Bandung · {preview['lots']} lot · 36 pcs" in page
+
+
+def test_session_page_shows_the_friends_each_sharer_brought_in(dashboard, db_factory):
+    make_session(db_factory, TSHIRT_MIX)
+    assert "Ajakan teman 0 Belum ada teman yang ikut lewat tautan ajakan." in text_of(
+        dashboard.page("/admin/sessions/GB1")
+    )
+    say = talk(dashboard.client)
+    say(A, "IKUT GB1 M 1")
+    say(D, "IKUT GB1 S 1")
+    with db_factory() as db:
+        tag_a, tag_d = (db.scalar(select(Buyer.referral_tag).where(Buyer.phone == p)) for p in (A, D))
+    say(B, f"IKUT GB1 M 1 REF-{tag_a}")
+    say(C, f"IKUT GB1 L 1 REF-{tag_a}")
+    say(E, f"IKUT GB1 L 1 REF-{tag_d}")
+    say(F, f"IKUT GB1 L 1 REF-{tag_a}")
+
+    referrals = session_json(dashboard.client)["referrals"]
+    assert referrals == {
+        "count": 4,
+        "top_sharers": [
+            {"phone": A, "name": "Pembeli 1", "count": 3},
+            {"phone": D, "name": "Pembeli 4", "count": 1},
+        ],
+    }
+    page = text_of(dashboard.page("/admin/sessions/GB1"))
+    assert (
+        "Ajakan teman 4 4 teman ikut lewat tautan ajakan pembeli; pengajak teratas: Pengajak Teman ikut "
+        f"Pembeli 1 {A} 3 Pembeli 4 {D} 1"
+    ) in page
+    dashboard.post("/admin/language", {"language": "en", "next": "/admin/sessions/GB1"})
+    assert "Friends brought in 4 4 friends joined through buyers' share links" in text_of(
+        dashboard.page("/admin/sessions/GB1")
+    )
 
 
 def test_close_now_is_confirmed_first_then_runs_the_core_close(dashboard, db_factory, dispatched):

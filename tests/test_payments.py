@@ -19,16 +19,29 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.app import create_app
+from bot.dashboard.texts import LABELS
 from core import invoicing, payment_events
 from core.adapters import payment_provider_for
 from core.adapters.xendit import parse_callback
 from core.clock import now
 from core.db import transaction
 from core.models import Order, OrderPayment, OutboundMessage, PaymentEvent, PaymentStatus
+from core.texts import rupiah
 from core.unit_of_work import unit_of_work
 from jobs import queues, runtime
 from tests import builders
-from tests.builders import ADMIN_HEADERS, Dispatched, add_join, buyer, counts, inventory, tshirt_session
+from tests.builders import (
+    ADMIN_HEADERS,
+    OPERATOR_PASSWORD,
+    Dispatched,
+    Operator,
+    add_join,
+    buyer,
+    counts,
+    inventory,
+    text_of,
+    tshirt_session,
+)
 from tests.chat import Phone
 from tests.fakes.xendit_server import Reply
 
@@ -237,16 +250,23 @@ def test_a_lost_answer_and_the_retried_job_make_one_invoice_and_one_message(shop
     assert to_a.to_phone == shop.a.phone and found.invoice_url in to_a.body
 
 
+def _one_order_from_stock(settings, db_factory):
+    """Session GB1 closed through the admin API with one buyer's 2 M served from stock: one order,
+    GB1-001, whose invoice has not been made yet (its job is left in the Dispatched)."""
+    with transaction(db_factory) as db:
+        _, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
+        someone = buyer(db)
+        add_join(db, session, someone, "M", 2)
+    client = create_app(settings, dispatch=Dispatched()).test_client()
+    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
+    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    return session, someone
+
+
 def test_after_the_last_attempt_the_order_says_pay_through_the_admin_and_the_admin_is_alerted(
     paying, fake_xendit, db_factory
 ):
-    with transaction(db_factory) as db:
-        product, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
-        someone = buyer(db)
-        add_join(db, session, someone, "M", 2)
-    client = create_app(paying, dispatch=Dispatched()).test_client()
-    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
-    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    session, someone = _one_order_from_stock(paying, db_factory)
     provider = payment_provider_for(paying)
     dispatched = Dispatched()
 
@@ -285,13 +305,7 @@ def _ledger(db_factory):
 
 
 def test_an_unexpected_error_is_tried_again_then_given_up(paying, db_factory):
-    with transaction(db_factory) as db:
-        _, session = tshirt_session(db, mix={"S": 1, "M": 1}, moq=2, price=PRICE)
-        someone = buyer(db)
-        add_join(db, session, someone, "M", 2)
-    client = create_app(paying, dispatch=Dispatched()).test_client()
-    client.put("/api/v1/inventory/TS-M", json={"on_hand": 2}, headers=ADMIN_HEADERS)
-    client.post("/api/v1/sessions/GB1/close", headers=ADMIN_HEADERS)
+    session, someone = _one_order_from_stock(paying, db_factory)
 
     class Broken:
         def ensure_invoice(self, request):
@@ -586,6 +600,25 @@ def test_the_admin_sees_paid_pending_and_expired_per_session_with_totals(shop, f
         "expired": {"orders": 1, "amount": 150_000},
         "review": {"orders": 0, "amount": 0},
     }
+
+
+def test_the_dashboard_shows_the_same_payment_totals_as_the_api(shop, fake_xendit, operator):
+    shop.setup()
+    shop.close()
+    shop.work()
+    shop.callback(fake_xendit.pay(shop.invoice("GB1-003")))
+    shop.callback(fake_xendit.expire(shop.invoice("GB1-002")))
+    totals = shop.api("GET", "/sessions/GB1")["payments"]
+    dashboard = Operator(shop.client)
+    assert dashboard.login(operator, OPERATOR_PASSWORD).status_code == 302
+    page = text_of(dashboard.page("/admin/sessions/GB1"))
+    assert sorted(totals) == ["expired", "paid", "pending", "review"]
+    rows = " ".join(
+        f"{LABELS['id'][state]} {totals[state]['orders']} {rupiah(totals[state]['amount'])}"
+        for state in ("paid", "pending", "expired", "review")  # the page's order (the API's JSON sorts keys)
+    )
+    assert f"Pembayaran Status Pesanan Jumlah {rows} " in page
+    assert "Lunas 1 Rp 300.000" in rows and "Kedaluwarsa 1 Rp 150.000" in rows
 
 
 # --- the embedded default, and the ledger --------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Configuration is parsed once and fails fast on bad values."""
 
+import re
+
 import pytest
 
-from core.settings import ConfigError, Settings
+from core.settings import CONTENT_SID_PREFIX, PROJECT_ROOT, ConfigError, Settings
 
 
 def test_defaults_are_the_embedded_setup():
@@ -12,6 +14,7 @@ def test_defaults_are_the_embedded_setup():
     )
     assert settings.redis_url is None and settings.effective_redis_url.endswith("instance/redis.sock")
     assert settings.console_transport and settings.admin_token is None and settings.default_country == "ID"
+    assert settings == Settings()  # the defaults are the fields' own, written once
 
 
 def test_postgres_urls_use_psycopg3_and_phones_are_normalised():
@@ -78,3 +81,11 @@ def test_online_payment_is_off_by_default_and_on_with_a_secret_key_and_its_callb
     assert settings.online_payment and settings.xendit_callback_token == "token"
     assert settings.xendit_api_base_url == "http://127.0.0.1:9"
     assert (settings.payment_deadline_hours, settings.xendit_timeout_seconds) == (24, 20)
+
+
+def test_every_variable_read_is_in_the_deployment_guides_configuration_table():
+    source = (PROJECT_ROOT / "core" / "settings.py").read_text()
+    read = set(re.findall(r'\benv,\s+"([A-Z_]+)"', source)) | {f"{CONTENT_SID_PREFIX}<TYPE>"}
+    guide = (PROJECT_ROOT / "docs" / "deployment.md").read_text()
+    table = guide.split("## Configuration", 1)[1]
+    assert len(read) > 25 and sorted(name for name in read if f"`{name}`" not in table) == []

@@ -28,8 +28,8 @@ from core.unit_of_work import unit_of_work
 from core.warehouse import BuiltinWarehouse
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
-from tests.builders import participants
-from tests.chat import Phone
+from tests.builders import participants, session_json
+from tests.chat import Phone, talk
 
 FACTORY = "+6281100000001"
 A, B, C = "+6281500000001", "+6281500000002", "+6281500000003"
@@ -62,20 +62,7 @@ def tshirt_session(client, *, target_moq: int, excess_weight: object = None) -> 
 
 @pytest.fixture
 def say(client):
-    """say(phone, text) -> the reply, through a signed webhook post."""
-    phones: dict[str, Phone] = {}
-
-    def send(number: str, text: str) -> str:
-        phones.setdefault(number, Phone(client, number))
-        return phones[number].send(text)
-
-    return send
-
-
-def session_json(client) -> dict:
-    response = client.get("/api/v1/sessions/GB1", headers=ADMIN)
-    assert response.status_code == 200
-    return response.get_json()
+    return talk(client, named=False)
 
 
 def sizes(s: int, m: int, l: int, xl: int) -> dict[str, int]:  # noqa: E741 - the size is called L

@@ -19,7 +19,7 @@ from core.models import Buyer, GroupSession, Participant, Product, Referral
 from core.settings import ConfigError, Settings
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
-from tests.chat import Phone
+from tests.chat import talk
 
 A, B, C, D, E = (f"+628150000000{n}" for n in range(1, 6))
 DEMO = "https://wa.me/620000000000?text="
@@ -27,15 +27,7 @@ DEMO = "https://wa.me/620000000000?text="
 
 @pytest.fixture
 def say(client):
-    """say(phone, text) -> the reply, through a signed webhook post."""
-    phones: dict[str, Phone] = {}
-
-    def send(number: str, text: str) -> str:
-        if number not in phones:
-            phones[number] = Phone(client, number, f"Pembeli {number[-1]}")
-        return phones[number].send(text)
-
-    return send
+    return talk(client)
 
 
 @pytest.fixture
@@ -184,7 +176,7 @@ def test_top_sharers_most_friends_first(two_sessions, say, db_factory, client):
 
 
 def test_credit_counts_the_friends_first_participation_whenever_it_is_called(two_sessions, db_factory):
-    """Called before or after the join's rows are written (issue 13's flow may do either)."""
+    """Called before or after the join's rows are written (the guided flow may do either)."""
     with transaction(db_factory) as db:
         sharer, friend, other = (builders.buyer(db) for _ in range(3))
         session = session_rows.find_session(db, "GB1")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from core import texts
+from core import notifications, texts
 from core.texts import CATALOGUE, LANGUAGES, pcs, render
 
 
@@ -70,3 +71,22 @@ def test_both_languages_use_the_same_fields():
 
     differing = [key for key, entry in CATALOGUE.items() if fields(entry["id"]) != fields(entry["en"])]
     assert differing == []
+
+
+def test_every_key_is_rendered_by_some_code():
+    """A key no code names is a text nobody reads. Code names a key as a string, or builds it from a prefix
+    (`f"session_status_{status}"`), or the parser names it as the error of a command."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for folder in ("core", "bot", "jobs") for p in (root / folder).rglob("*.py")]
+    code = "".join(p.read_text() for p in sources if p.parent.name != "texts")
+    prefixes = tuple(set(re.findall(r"f\"([a-z_]+_)\{", code)))
+    named = set(re.findall(r"\"([a-z_0-9]+)\"", code))
+    assert sorted(key for key in CATALOGUE if key not in named and not key.startswith(prefixes)) == []
+
+
+def test_the_registry_holds_every_notice_each_with_a_text_and_a_documented_template_setting():
+    declared = [value for value in vars(notifications).values() if isinstance(value, notifications.Notice)]
+    assert sorted(map(repr, notifications.REGISTRY)) == sorted(map(repr, declared))
+    assert [notice.text for notice in notifications.REGISTRY if notice.text not in CATALOGUE] == []
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    assert sorted({notice.name for notice in notifications.REGISTRY if notice.name not in guide}) == []

@@ -19,8 +19,8 @@ from core.clock import format_wib
 from core.models import OutboundMessage, PurchaseOrder, SessionStatus
 from tests import builders
 from tests.builders import ADMIN_HEADERS as ADMIN
-from tests.builders import participants
-from tests.chat import Phone, without_prompts
+from tests.builders import participants, session_json
+from tests.chat import talk, without_prompts
 
 FACTORY = builders.FACTORY_PHONE
 A, B, C, D = "+6281400000001", "+6281400000002", "+6281400000003", "+6281400000004"
@@ -32,16 +32,8 @@ JOINED_HEAD = "✅ Tercatat: {q} pcs Kaos TS ukuran {size} di sesi GB1, total {t
 
 @pytest.fixture
 def say(client):
-    """say(phone, text) -> the reply, through a signed webhook post (share prompts and STATUS's reminders line
-    left out: `tests.chat.without_prompts`)."""
-    phones: dict[str, Phone] = {}
-
-    def send(number: str, text: str) -> str:
-        if number not in phones:
-            phones[number] = Phone(client, number, f"Pembeli {number[-1]}")
-        return without_prompts(phones[number].send(text))
-
-    return send
+    """Share prompts and STATUS's reminders line left out (`tests.chat.without_prompts`)."""
+    return talk(client, clean=without_prompts)
 
 
 def make_session(db_factory, mix, *, target_moq: int = 24) -> None:
@@ -50,16 +42,10 @@ def make_session(db_factory, mix, *, target_moq: int = 24) -> None:
 
 def sizes(client, code: str = "GB1") -> dict[str, tuple[int, int, int, bool, int]]:
     """size -> (ordered, cap, available, locked, waiting), from the admin API."""
-    response = client.get(f"/api/v1/sessions/{code}", headers=ADMIN)
-    assert response.status_code == 200
     return {
         s["size"]: (s["ordered"], s["cap"], s["available"], s["locked"], s["waiting"])
-        for s in response.get_json()["sizes"]
+        for s in session_json(client, code)["sizes"]
     }
-
-
-def session_json(client, code: str = "GB1") -> dict:
-    return client.get(f"/api/v1/sessions/{code}", headers=ADMIN).get_json()
 
 
 def outbox(db_factory) -> list[tuple[int, str, str]]:

@@ -27,8 +27,7 @@ from core.models import (
     SessionVariantCounter,
 )
 from tests import builders
-from tests.builders import ADMIN_HEADERS as ADMIN
-from tests.builders import counts, make_session, participants
+from tests.builders import counts, make_session, participants, session_json
 from tests.chat import AUTH_TOKEN, WEBHOOK, Phone, reply_text, sign, squash, without_share_line
 
 A, B, C, D = "+6281200000001", "+6281200000002", "+6281200000003", "+6281200000004"
@@ -77,17 +76,11 @@ def inbound_count(db_factory) -> int:
         return db.scalar(select(func.count()).select_from(InboundMessage))
 
 
-def admin_session(client, code="GB1") -> dict:
-    response = client.get(f"/api/v1/sessions/{code}", headers=ADMIN)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
 def sizes(client, code="GB1") -> dict[str, tuple[int, int, int, bool]]:
     """size -> (ordered, cap, available, locked), from the admin API."""
     return {
         s["size"]: (s["ordered"], s["cap"], s["available"], s["locked"])
-        for s in admin_session(client, code)["sizes"]
+        for s in session_json(client, code)["sizes"]
     }
 
 
@@ -232,7 +225,7 @@ def test_the_same_message_redelivered_gets_the_same_reply_and_changes_nothing(cl
     assert inbound_count(db_factory) == 2
     assert participants(db_factory) == [(B, "S", 1, "confirmed"), (A, "M", 2, "confirmed")]
     assert sizes(client)["M"] == (2, 9, 7, False)
-    assert admin_session(client)["units"] == 3
+    assert session_json(client)["units"] == 3
     assert len(dispatched) == 1  # the MOQ notification is handed to the queue once
 
 
@@ -347,7 +340,7 @@ def test_worked_example_two_sizes(client, db_factory, phones):
 
     assert say(phones(B), "IKUT GB1 M 3").startswith("✅ Tercatat: 3 pcs Kaos TS ukuran M")
     assert sizes(client) == {"S": (0, 8, 8, False), "M": (8, 8, 0, True)}
-    assert admin_session(client)["sizes"][1]["unlocks_after"] == [{"size": "S", "units": 1}]
+    assert session_json(client)["sizes"][1]["unlocks_after"] == [{"size": "S", "units": 1}]
 
     reply = say(phones(C), "IKUT GB1 M 1")
     assert reply.startswith(
@@ -368,7 +361,7 @@ def test_worked_example_two_sizes(client, db_factory, phones):
         (C, "S", 5, "confirmed"),
         (D, "M", 1, "confirmed"),
     ]
-    session = admin_session(client)
+    session = session_json(client)
     assert (session["units"], session["status"], session["waiting_units"]) == (14, "forming", 0)
     assert counts(db_factory)["inbound_messages"] == 6
 
@@ -401,7 +394,7 @@ def test_worked_example_four_sizes_d_is_refused_naming_l_and_xl(client, db_facto
     after["counts"]["conversation_states"] -= 1
     after["buyers"] = [b for b in after["buyers"] if b[0] != D]
     assert after == before
-    m = next(s for s in admin_session(client)["sizes"] if s["size"] == "M")
+    m = next(s for s in session_json(client)["sizes"] if s["size"] == "M")
     assert m["unlocks_after"] == [{"size": "L", "units": 1}, {"size": "XL", "units": 1}]
     assert participants(db_factory) == [
         (A, "M", 5, "confirmed"),
@@ -421,7 +414,7 @@ def test_worked_example_tshirt_mix_caps_and_demand_that_follows_the_mix(client, 
         "L": (0, 8, 8, False),
         "XL": (0, 2, 2, False),
     }
-    session = admin_session(client)
+    session = session_json(client)
     assert [(s["size"], s["allocation"]) for s in session["sizes"]] == [
         ("S", 2),
         ("M", 5),
@@ -446,7 +439,7 @@ def test_worked_example_tshirt_mix_caps_and_demand_that_follows_the_mix(client, 
             "L": (4 * k, 4 * (2 + k), 8, False),
             "XL": (k, 2 + k, 2, False),
         }
-    assert admin_session(client)["units"] == 36
+    assert session_json(client)["units"] == 36
     assert len(participants(db_factory)) == 12
 
 
@@ -461,13 +454,13 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
     assert without_share_line(say(phones(B), "IKUT GB1 M 3")).endswith(
         "Terkumpul 8/10 pcs. Keluar: BATAL GB1"
     )
-    session = admin_session(client)
+    session = session_json(client)
     assert (session["status"], session["moq_reached_at"], session["moq_reached"]) == ("forming", None, False)
     assert dispatched == []
 
     reply = say(phones(C), "IKUT GB1 S 5")
     assert "Terkumpul 13/10 pcs. 🎉 Minimum tercapai! Pesanan diproses setelah sesi tutup" in reply
-    session = admin_session(client)
+    session = session_json(client)
     assert (session["status"], session["moq_reached"], session["units"]) == ("moq_reached", True, 13)
     assert session["moq_reached_at"] is not None
     with db_factory() as db:
@@ -492,14 +485,14 @@ def test_moq_reached_tells_each_buyer_once_and_leaving_below_goes_back_to_formin
     assert say(phones(C), "BATAL GB1") == (
         "Anda keluar dari sesi GB1: 5 pcs dilepas. Tidak ada yang perlu dibayar untuk itu."
     )
-    session = admin_session(client)
+    session = session_json(client)
     assert (session["status"], session["units"], session["moq_reached"]) == ("forming", 9, False)
     assert counts(db_factory)["outbound_messages"] == 2
 
     # reaching it again tells only the buyer who was never told (D); A and B are not told twice, and C
     # reads it in the reply again
     assert "🎉 Minimum tercapai!" in say(phones(C), "IKUT GB1 S 5")
-    assert admin_session(client)["status"] == "moq_reached"
+    assert session_json(client)["status"] == "moq_reached"
     with db_factory() as db:
         rows = list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
     assert [(m.kind, m.to_phone) for m in rows] == [
@@ -720,7 +713,7 @@ def test_a_buyer_cannot_leave_someone_elses_join(client, db_factory, joined, pho
     )
     assert participants(db_factory) == [(A, "M", 2, "confirmed"), (B, "S", 1, "left")]
     assert sizes(client) == {"S": (0, 8, 8, False), "M": (2, 8, 6, False)}
-    assert admin_session(client)["units"] == 2
+    assert session_json(client)["units"] == 2
     # B's second BATAL finds nothing of B's left, and still does not touch A
     assert say(phones(B), "BATAL GB1") == "Anda belum ikut sesi GB1, jadi tidak ada yang dibatalkan."
     assert participants(db_factory) == [(A, "M", 2, "confirmed"), (B, "S", 1, "left")]

@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.dashboard import auth, catalog, messages, sessions, stock, web
 from bot.dashboard.texts import text
-from core.settings import Settings, require_secret_key
+from core.settings import Settings
 from core.texts import rupiah
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class SessionCookie(SecureCookieSessionInterface):
 
 
 def register(app: Flask, settings: Settings) -> None:
-    secret_key = require_secret_key(settings)
+    secret_key = settings.require_secret_key()
     if secret_key is None:
         log.warning(
             "SECRET_KEY is not set: this process signs dashboard logins with a key of its own, lost at "

@@ -191,9 +191,12 @@ def confirm(code: str, action: str):
 @blueprint.post("/sessions/<code>/close")
 def close(code: str):
     def done(outcome: CloseOutcome) -> str:
-        return web.t(
+        said = web.t(
             f"close.done.{outcome.result}", code=outcome.session_code, po=outcome.purchase_order_code
         )
+        if outcome.admitted or outcome.not_admitted:  # what settlement decided for the waiting line
+            said += " " + web.t("close.settled", admitted=outcome.admitted, not_admitted=outcome.not_admitted)
+        return said
 
     web.attempt(
         lambda: closing.close_now(context.db_factory(), context.dispatch(), code, context.settings()),

@@ -223,10 +223,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Jumlah belum ada. Contoh: {word} {code} {size} 2",
         "en": "The quantity is missing. Example: {word} {code} {size} 2",
     },
-    "too_many_words": {
-        "id": "Format belum pas. Contoh: IKUT {example} M 2, INFO {example}, BATAL {example}.",
-        "en": "I could not read that. Examples: JOIN {example} M 2, INFO {example}, LEAVE {example}.",
-    },
     "address_too_short": {
         "id": "Alamat terlalu pendek. Contoh: ALAMAT Jl. Melati No. 5, Bandung 40111",
         "en": "That address is too short. Example: ADDRESS Jl. Melati No. 5, Bandung 40111",

@@ -80,7 +80,7 @@ COMMAND_WORDS: dict[str, Word] = {
     **_words("address", "id", "ALAMAT", "ALAMATNYA", "ALAMAT SAYA", "ALAMATKU", "ALAMAT PENGIRIMAN"),
     **_words("address", "id", "KIRIM KE", "DIKIRIM KE", "KIRIMKAN KE", "ANTAR KE", "TOLONG KIRIM KE"),
     **_words("address", "en", "ADDRESS", "MY ADDRESS", "SHIP TO", "SEND TO", "DELIVER TO"),
-    # reminders and share prompts off / on again (issue 14)
+    # reminders and share prompts off / on again
     **_words("stop", "id", "BERHENTI", "JANGAN KIRIM LAGI", "JANGAN SPAM", "STOP KIRIM", "STOP PROMO"),
     **_words("stop", "id", "JANGAN KIRIM PESAN LAGI", "JANGAN DIKIRIM LAGI", "JANGAN KIRIMI LAGI"),
     **_words("stop", "en", "STOP", "UNSUBSCRIBE", "OPT OUT", "OPTOUT"),
