@@ -21,7 +21,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select, update
 
 from bot.app import create_app
-from core import outbox
+from core import outbox, sending
 from core.clock import as_utc, now
 from core.db import transaction
 from core.delivery import SendStatus, UnconfirmedSendError, send_outbox_message
@@ -166,6 +166,47 @@ def test_only_the_oldest_unsent_message_of_each_buyer_is_claimed(db_factory):
         )
     assert claim() == []  # the second's retry is not due, and the third may not overtake it
     assert row(db_factory, third).status == OutboundStatus.QUEUED
+
+
+def test_two_drains_over_one_backlog_send_every_message_once_in_order_per_buyer(
+    db_factory, settings, requires_postgres
+):
+    """The production path (`core.sending.drain`, batches claimed with SKIP LOCKED) with two senders at
+    once on 20 buyers x 3 messages: every message sent exactly once, each buyer's in outbox order."""
+    buyers = [f"+62812345{n:05d}" for n in range(20)]
+    ids = {phone: [add(db_factory, f"drains:{phone}:{k}", to=phone) for k in range(3)] for phone in buyers}
+    sent: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    class SlowTransport:
+        def send(self, to, body, content_sid=None, content_variables=None):
+            time.sleep(0.01)
+            with lock:
+                sent.append((to, body))
+                return f"SM{len(sent):032d}"
+
+    start = threading.Barrier(2)
+    reports = []
+
+    def sender() -> None:
+        start.wait()
+        reports.append(
+            sending.drain(db_factory, SlowTransport(), settings, pace=lambda: None, threads=4, max_seconds=20)
+        )
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(sent) == len(set(sent)) == 60
+    for phone in buyers:
+        assert [body for to, body in sent if to == phone] == [f"pesan drains:{phone}:{k}" for k in range(3)]
+    with db_factory() as db:
+        statuses = db.execute(select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status))
+        assert dict(statuses.all()) == {OutboundStatus.SENT: 60}
+    assert sum(r.outcomes[SendStatus.SENT] for r in reports) == 60
 
 
 def test_the_flush_wakes_a_sender_for_overdue_retries_not_for_waiting_ones(db_factory, wired, redis_conn):
