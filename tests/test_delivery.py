@@ -174,7 +174,9 @@ def test_two_drains_over_one_backlog_send_every_message_once_in_order_per_buyer(
     """The production path (`core.sending.drain`, batches claimed with SKIP LOCKED) with two senders at
     once on 20 buyers x 3 messages: every message sent exactly once, each buyer's in outbox order."""
     buyers = [f"+62812345{n:05d}" for n in range(20)]
-    ids = {phone: [add(db_factory, f"drains:{phone}:{k}", to=phone) for k in range(3)] for phone in buyers}
+    for phone in buyers:
+        for k in range(3):
+            add(db_factory, f"drains:{phone}:{k}", to=phone)
     sent: list[tuple[str, str]] = []
     lock = threading.Lock()
 
