@@ -40,9 +40,17 @@ def describe_catch_up(language: str, needs: list[CatchUp] | None) -> str:
     return ", ".join(parts[:-1]) + texts.render(language, "catch_up_and") + parts[-1]
 
 
+EXAMPLE_CODE = "GB1234"
+"""The session code in examples when the conversation knows no real one."""
+
+
 def _menu(db, buyer, command, language, settings):
+    """The command list, its join example on the open session that ends soonest (a code the buyer can
+    actually use) when there is one."""
     name = f" {buyer.name}" if buyer.name else ""
-    return texts.render(language, "menu", name=name)
+    soonest = session_rows.open_sessions(db, limit=1)
+    example = soonest[0].code if soonest else EXAMPLE_CODE
+    return texts.render(language, "menu", name=name, example=example)
 
 
 def _list(db, buyer, command, language, settings):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from core import buyer_replies, guided_flow, session_rows, texts
+from core.buyer_replies import EXAMPLE_CODE
 from core.clock import now
 from core.conversation_state import CONFIRM, Pending, Turn
 from core.joining import MAX_QUANTITY, Refusal
@@ -27,8 +28,6 @@ from core.understanding import THANKS, Command, Guess, Line, word_for
 from core.unit_of_work import savepoint
 
 SESSION_COMMANDS = ("info", "join", "wait", "leave")
-EXAMPLE_CODE = "GB1234"
-"""The session code in examples when the conversation knows no real one."""
 
 
 def respond(turn: Turn) -> str:

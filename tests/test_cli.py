@@ -85,7 +85,9 @@ def test_chat_against_a_real_server(cli, db_factory, server):
     output = result.output
     assert "+6281234567890> MENU\n" in output
     assert "bot> Halo Sari! Laku Grosir: beli bareng per grosir, harga pabrik." in output
-    assert "• IKUT <kode> <ukuran> [jumlah]: ikut sesi (contoh: IKUT GB1234 M 2)" in output
+    assert (
+        "• IKUT <kode> <ukuran> [jumlah]: ikut sesi (contoh: IKUT KAOS1 M 2)" in output
+    )  # the demo's soonest open session
     assert "+6281234567890> IKUT KAOS1 M 2\n" in output
     assert (
         "bot> ✅ Tercatat: 2 pcs Kaos Polos Cotton Combed 30s ukuran M di sesi KAOS1, total Rp 90.000"

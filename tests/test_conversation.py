@@ -27,6 +27,14 @@ def say(phone: Phone, text: str, **extra) -> str:
     return squash(phone.send(text, **extra))
 
 
+def test_the_menu_example_is_a_session_the_buyer_can_join(client, db_factory):
+    phone = Phone(client, A)
+    assert "(contoh: IKUT GB1234 M 2)" in say(phone, "MENU")  # nothing open: the placeholder code
+    make_session(db_factory, builders.TSHIRT_MIX, code="KAOS1")
+    assert "(contoh: IKUT KAOS1 M 2)" in say(phone, "MENU")
+    assert "(e.g. JOIN KAOS1 M 2)" in say(phone, "HELP")
+
+
 def test_a_code_left_out_is_the_session_asked_about_last_and_is_said_back(client, db_factory, kaos1):
     phone = Phone(client, A)
     assert say(phone, "INFO FLANEL1").startswith("FLANEL1: Kaos FL")
