@@ -21,6 +21,7 @@ the smallest session.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import sys
@@ -30,8 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import common
+from bench.common import ROOT
+from bench.faults_web import procfile_command
 from bench.http_load import LoadGenerator, Request
-from bench.processes import Gunicorn
 from bench.webhook_app import PING_PATH
 from bench.webhook_data import BIG_MOQ, MIX, Sizes, phone, seed, verify
 from bench.webhook_scenarios import (
@@ -41,11 +43,13 @@ from bench.webhook_scenarios import (
     growth,
     hot,
     join_statements,
+    known_buyer_statements,
     server_env,
     sid,
     spread,
     whatsapp,
 )
+from bench.webhook_server import BASELINE_COMMIT, Baseline, ProcfileWeb
 
 NAME = "webhook"
 SCHEMA_VERSION = 2
@@ -70,51 +74,53 @@ FULL = Params(6000, 2000, 1000, 2000, 100, 10_000, 300, 1000)
 QUICK = Params(400, 300, 100, 200, 100, 2000, 60, 200)
 
 
+def measure(
+    load: LoadGenerator, params: Params, url: str, seeded: dict, clients: int, deadline: float
+) -> dict:
+    """Warm-up, the ceiling before, (a) hot, (b) spread, the ceiling after: on the server `load` talks to."""
+    results: dict = {}
+    # Warm-up: every worker's pool and code paths; also stores the message the duplicate path repeats.
+    duplicate_sid = sid()
+    warm = load.run([whatsapp(phone(812, 0), "MENU", duplicate_sid, "warm")], 1)
+    assert warm.outcomes[0].status == 200, warm.outcomes[0]
+    batch = [Request("GET", PING_PATH, None, {}, "warm")] * 200
+    batch += [whatsapp(phone(812, 1 + n), "INFO HOT", tag="warm") for n in range(40)]
+    warm = load.run(batch, clients)
+    assert all(o.status == 200 for o in warm.outcomes), [o for o in warm.outcomes if o.status != 200][:3]
+
+    log("ceiling (before)")
+    before = ceiling(load, params.ceiling_requests, clients, deadline, duplicate_sid)
+    log(f"(a) hot session: {params.hot_buyers} buyers join HOT at once")
+    results["hot"] = hot(load, url, params.hot_buyers, clients, deadline)
+    log(f"(b) spread: {params.spread_joins} joins over {params.spread_sessions} sessions")
+    results["spread"] = spread(load, url, seeded["spread_codes"], params.spread_joins, clients, deadline)
+    log("ceiling (after)")
+    after = ceiling(load, params.ceiling_requests, clients, deadline, duplicate_sid)
+    results["ceiling"] = {name: [before[name], after[name]] for name in before}
+    for name in ("hot", "spread"):
+        for baseline in ("ping_get", "ping_signed", "duplicate"):
+            mean = statistics.fmean(r["req_per_s"] for r in results["ceiling"][baseline])
+            results[name][f"share_of_{baseline}"] = common.ratio(results[name]["req_per_s"], mean)
+    results["hot"]["ratio_to_spread"] = common.ratio(
+        results["hot"]["req_per_s"], results["spread"]["req_per_s"]
+    )
+    return results
+
+
 def run(args: argparse.Namespace, params: Params, url: str, workdir: Path) -> tuple[dict, dict]:
     deadline = 60.0 if args.quick else 120.0
     sizes = Sizes(params.spread_sessions, params.growth_small, params.growth_large, params.growth_waiting)
     log("seeding")
     seeded = seed(url, sizes)
     env = server_env(url, args.redis_url)
-    threads = args.threads if args.worker_class == "gthread" else 1
-    server = Gunicorn(
-        "bench.webhook_app:create_bench_app()",
-        env,
-        workdir / "gunicorn.log",
-        args.workers,
-        args.worker_class,
-        threads,
-    )
+    server = ProcfileWeb(ROOT, env, workdir / "web.log")
     load = None
     results: dict = {}
     try:
         server.wait_ready(PING_PATH)
-        log(f"gunicorn up on 127.0.0.1:{server.port}: {' '.join(server.command[2:])}")
+        log(f"web up on 127.0.0.1:{server.port}: {server.describe()} (nginx in front: {server.nginx})")
         load = LoadGenerator("127.0.0.1", server.port)
-        # Warm-up: every worker's pool and code paths; also stores the message the duplicate path repeats.
-        duplicate_sid = sid()
-        warm = load.run([whatsapp(phone(812, 0), "MENU", duplicate_sid, "warm")], 1)
-        assert warm.outcomes[0].status == 200, warm.outcomes[0]
-        batch = [Request("GET", PING_PATH, None, {}, "warm")] * 200
-        batch += [whatsapp(phone(812, 1 + n), "INFO HOT", tag="warm") for n in range(40)]
-        warm = load.run(batch, args.clients)
-        assert all(o.status == 200 for o in warm.outcomes), [o for o in warm.outcomes if o.status != 200][:3]
-
-        log("ceiling (before)")
-        before = ceiling(load, params.ceiling_requests, args.clients, deadline, duplicate_sid)
-        log(f"(a) hot session: {params.hot_buyers} buyers join HOT at once")
-        results["hot"] = hot(load, url, params.hot_buyers, args.clients, deadline)
-        log(f"(b) spread: {params.spread_joins} joins over {params.spread_sessions} sessions")
-        results["spread"] = spread(
-            load, url, seeded["spread_codes"], params.spread_joins, args.clients, deadline
-        )
-        log("ceiling (after)")
-        after = ceiling(load, params.ceiling_requests, args.clients, deadline, duplicate_sid)
-        results["ceiling"] = {name: [before[name], after[name]] for name in before}
-        for name in ("hot", "spread"):
-            for baseline in ("ping_get", "ping_signed", "duplicate"):
-                mean = statistics.fmean(r["req_per_s"] for r in results["ceiling"][baseline])
-                results[name][f"share_of_{baseline}"] = common.ratio(results[name]["req_per_s"], mean)
+        results.update(measure(load, params, url, seeded, args.clients, deadline))
         log(f"(c) growth: {params.growth_joins} sequential joins into each session")
         results["growth"], results["waitlist"], results["waitlist_leaves"] = growth(
             load, params.growth_joins, seeded["growth"], seeded["waitlist"], deadline
@@ -127,19 +133,153 @@ def run(args: argparse.Namespace, params: Params, url: str, workdir: Path) -> tu
     log("SQL statements per join (in-process)")
     codes = [info["code"] for info in [*seeded["growth"].values(), seeded["waitlist"]["many"]]]
     results["join_plans"] = join_statements(url, env, codes)
+    results["known_buyer_join"] = known_buyer_statements(url, env, seeded["growth"]["small"]["code"])
     results["server_log"] = server.log_problems()
     log("verifying the database")
     results["integrity"] = verify(url)
     server_info = {
-        "command": " ".join(server.command[2:]),
-        "worker_class": args.worker_class,
-        "workers": args.workers,
-        "threads": threads,
+        "command": server.command,
+        "procfile_web": procfile_command("web", ROOT / "Procfile"),
+        "nginx_in_front": server.nginx,
         "signature_checked": True,
         "public_base_url": PUBLIC_BASE_URL,
         "redis_url": args.redis_url,
     }
     return results, server_info
+
+
+BASELINE_SEED = """
+import json
+from bench.webhook_data import Sizes, seed
+print(json.dumps(seed({url!r}, Sizes({sizes}))))
+"""
+BASELINE_STATEMENTS = """
+import json
+from bench.webhook_scenarios import join_statements, server_env
+plans = join_statements({url!r}, server_env({url!r}, {redis!r}), {codes!r})
+print(json.dumps({{code: plan["statements"] for code, plan in plans.items()}}))
+"""
+BASELINE_KNOWN = """
+import json
+from bench.webhook_scenarios import server_env
+{source}
+print(json.dumps(known_buyer_statements({url!r}, server_env({url!r}, {redis!r}), {code!r})))
+"""
+BASELINE_VERIFY = """
+import json
+from bench.webhook_data import verify
+print(json.dumps(verify({url!r})))
+"""
+
+
+def run_baseline(args: argparse.Namespace, params: Params, workdir: Path) -> dict:
+    """The same (a), (b) and ceilings against the baseline commit's code (a git worktree), its own database
+    (migrated and seeded by that code) and the same Procfile web line: old and new in the same run."""
+    deadline = 60.0 if args.quick else 120.0
+    baseline = Baseline(workdir)
+    name = DB_NAME + "_baseline"
+    try:
+        url = common.create_database(args.postgres_url, name, app_root=baseline.root)
+        env = {**os.environ}
+        small = params.growth_small
+        sizes = f"{params.spread_sessions}, {small}, {2 * small}, 20"
+        log(f"baseline {baseline.commit[:7]}: seeding")
+        seeded = baseline.python(BASELINE_SEED.format(url=url, sizes=sizes), env)
+        assert isinstance(seeded, dict)
+        server = ProcfileWeb(baseline.root, server_env(url, args.redis_url), workdir / "baseline-web.log")
+        load = None
+        try:
+            server.wait_ready(PING_PATH)
+            log(f"baseline web up on 127.0.0.1:{server.port}")
+            load = LoadGenerator("127.0.0.1", server.port)
+            results = measure(load, params, url, seeded, args.clients, deadline)
+        finally:
+            if load is not None:
+                load.close()
+            server.stop()
+        code = seeded["growth"]["small"]["code"]
+        log("baseline: SQL statements per join (in-process)")
+        statements = baseline.python(
+            BASELINE_STATEMENTS.format(url=url, redis=args.redis_url, codes=[code]), env
+        )
+        assert isinstance(statements, dict)
+        results["join_statements"] = statements
+        results["known_buyer_join"] = baseline.python(
+            BASELINE_KNOWN.format(
+                source=inspect.getsource(known_buyer_statements), url=url, redis=args.redis_url, code=code
+            ),
+            env,
+        )
+        results["integrity"] = baseline.python(BASELINE_VERIFY.format(url=url), env)
+        results["server_log"] = server.log_problems()
+        results["commit"] = baseline.commit
+        results["statements_code"] = code
+        return results
+    finally:
+        baseline.close()
+        common.drop_database(args.postgres_url, name)
+
+
+CANDIDATES: list[tuple[str, dict[str, str], bool]] = [
+    ("WEB_THREADS=2", {"WEB_THREADS": "2"}, True),
+    ("WEB_THREADS=8", {"WEB_THREADS": "8"}, True),
+    ("no gunicorn access log", {}, False),
+    ("WEB_THREADS=8, no gunicorn access log", {"WEB_THREADS": "8"}, False),
+]
+"""Other settings of the Procfile's web line (`--candidates`); the committed line is the main run."""
+
+
+def run_candidates(args: argparse.Namespace, params: Params, workdir: Path) -> dict:
+    """Each candidate on a fresh database of its own, the same (a), (b) and ceilings."""
+    deadline = 60.0 if args.quick else 120.0
+    out = {}
+    for index, (label, overrides, access_log) in enumerate(CANDIDATES):
+        name = f"{DB_NAME}_candidate"
+        url = common.create_database(args.postgres_url, name)
+        try:
+            small = params.growth_small
+            seeded = seed(url, Sizes(params.spread_sessions, small, 2 * small, 20))
+            server = ProcfileWeb(
+                ROOT,
+                server_env(url, args.redis_url),
+                workdir / f"candidate-{index}.log",
+                overrides=overrides,
+                access_log=access_log,
+            )
+            load = None
+            try:
+                server.wait_ready(PING_PATH)
+                log(f"candidate {label}: {server.describe()}")
+                load = LoadGenerator("127.0.0.1", server.port)
+                measured = measure(load, params, url, seeded, args.clients, deadline)
+            finally:
+                if load is not None:
+                    load.close()
+                server.stop()
+            out[label] = {
+                "command": server.describe(),
+                **{key: measured[key] for key in ("hot", "spread")},
+                "ping_signed_req_per_s": statistics.fmean(
+                    r["req_per_s"] for r in measured["ceiling"]["ping_signed"]
+                ),
+            }
+        finally:
+            common.drop_database(args.postgres_url, name)
+    return out
+
+
+def versus(new: dict, old: dict) -> dict:
+    """New over old, per scenario: throughput (higher is better) and latency (lower is better)."""
+    out = {}
+    for name in ("hot", "spread"):
+        out[name] = {
+            "req_per_s": common.ratio(new[name]["req_per_s"], old[name]["req_per_s"]),
+            "p50_ms": common.ratio(new[name]["p50_ms"], old[name]["p50_ms"]),
+            "p99_ms": common.ratio(new[name]["p99_ms"], old[name]["p99_ms"]),
+        }
+    signed = [statistics.fmean(r["req_per_s"] for r in x["ceiling"]["ping_signed"]) for x in (new, old)]
+    out["ceiling_ping_signed"] = common.ratio(signed[0], signed[1])
+    return out
 
 
 def render(data: dict) -> str:
@@ -148,15 +288,16 @@ def render(data: dict) -> str:
     ceil = r["ceiling"]
     lines = [
         f"Run of {data['generated_at']} ({'quick' if data['quick'] else 'full'}, {data['run_seconds']} s): "
-        f"gunicorn {server['worker_class']} {server['workers']} workers x {server['threads']} threads, "
-        f"{data['parameters']['clients']} client threads; {common.machine_line(data['machine'])}.",
+        f"the Procfile's web line (`{server['procfile_web']}`, nginx in front: "
+        f"{'yes' if server.get('nginx_in_front') else 'no'}), {data['parameters']['clients']} client threads; "
+        f"{common.machine_line(data['machine'])}.",
         "",
     ]
     rows = []
     for name, label in (
         ("ping_get", "ceiling: `GET /bench/ping` (Flask only)"),
         ("ping_signed", "ceiling: signed `POST /bench/ping` (+ form, signature)"),
-        ("duplicate", "duplicate MessageSid (+ one SELECT)"),
+        ("duplicate", "duplicate MessageSid (one SELECT)"),
     ):
         for index, s in enumerate(ceil[name]):
             when = "before" if index == 0 else "after"
@@ -167,6 +308,15 @@ def render(data: dict) -> str:
         s = r[name]
         share = f"{s['share_of_ping_signed']:.0%} of signed ping, {s['share_of_duplicate']:.0%} of duplicate"
         rows.append([label, s["requests"], s["req_per_s"], s["p50_ms"], s["p99_ms"], s["errors"], share])
+    base = r.get("baseline")
+    if base:
+        for name, label in (("hot", "(a) hot session"), ("spread", "(b) spread over sessions")):
+            s = base[name]
+            share = f"{s['share_of_ping_signed']:.0%} of its signed ping"
+            rows.append(
+                [f"{label}, baseline {base['commit'][:7]}", s["requests"], s["req_per_s"], s["p50_ms"]]
+                + [s["p99_ms"], s["errors"], share]
+            )
     header = ["scenario", "requests", "req/s", "p50 ms", "p99 ms", "errors", "share of ceiling"]
     lines += common.md_table(header, rows, [False, True, True, True, True, True, False])
     rows = []
@@ -204,8 +354,34 @@ def render(data: dict) -> str:
         for name in ("hot", "spread")
     }
     statements = ", ".join(f"{code} {p['statements']}" for code, p in r["join_plans"].items())
+    lines += [""]
+    if base:
+        vs, old = r["versus_baseline"], base["join_statements"]
+        code = base["statements_code"]
+        lines.append(
+            f"- Against the baseline ({base['commit'][:7]}, same run, same Procfile line, its own database): "
+            f"joins/s x{vs['hot']['req_per_s']} hot, x{vs['spread']['req_per_s']} spread; "
+            f"p99 x{vs['hot']['p99_ms']} hot, x{vs['spread']['p99_ms']} spread; signed ping "
+            f"x{vs['ceiling_ping_signed']}; SQL statements per accepted join into {code}: "
+            f"{old.get(code)} before, {r['join_plans'].get(code, {}).get('statements')} now (a new buyer's first "
+            f"join); by a known buyer already talking about the session: "
+            f"{base['known_buyer_join']['statements']} before, {r['known_buyer_join']['statements']} now. "
+            "Baseline integrity: "
+            f"{base['integrity']['over_cap_joins']} over a cap, {base['integrity']['counter_mismatches']} "
+            "counter mismatches."
+        )
+    lines.append(
+        f"- (a) hot / (b) spread throughput: x{r['hot'].get('ratio_to_spread')}; joins at "
+        f"{r['hot']['share_of_ping_signed']:.0%} (hot) and {r['spread']['share_of_ping_signed']:.0%} (spread) "
+        "of the signed ping."
+    )
+    for label, c in r.get("candidates", {}).items():
+        lines.append(
+            f"- Candidate {label} (own database): hot {c['hot']['req_per_s']} req/s (p99 {c['hot']['p99_ms']} ms), "
+            f"spread {c['spread']['req_per_s']} req/s (p99 {c['spread']['p99_ms']} ms), "
+            f"signed ping {c['ping_signed_req_per_s']:.0f} req/s."
+        )
     lines += [
-        "",
         f"- (c) SQL statements per accepted join: {statements}.",
         f"- (a) replies: {outcomes['hot']}; confirmed rows in the database {r['hot']['confirmed_in_db']}.",
         f"- (b) replies: {outcomes['spread']}; confirmed rows in the database {r['spread']['confirmed_in_db']}.",
@@ -229,9 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument(
+        "--no-baseline", action="store_true", help=f"skip the baseline commit ({BASELINE_COMMIT}) run"
+    )
+    parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="also measure other web settings (threads, access log) on fresh databases, for the Procfile",
+    )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_NAME} database afterwards")
     args = parser.parse_args(argv)
@@ -243,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="laku-bench-webhook-") as workdir:
             results, server = run(args, params, url, Path(workdir))
+            if not args.no_baseline:
+                results["baseline"] = run_baseline(args, params, Path(workdir))
+                results["versus_baseline"] = versus(results, results["baseline"])
+            if args.candidates:
+                results["candidates"] = run_candidates(args, params, Path(workdir))
     finally:
         if not args.keep_db:
             common.drop_database(args.postgres_url, DB_NAME)
@@ -275,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     errors += sum(results[name]["errors"] for name in ("hot", "spread"))
     errors += sum(s["errors"] for s in [*results["growth"].values(), *results["waitlist"].values()])
     ok = errors == 0 and results["integrity"]["ok"] and results["hot"]["admin_view"]["all_within_cap"]
+    if "baseline" in results:
+        ok = ok and results["baseline"]["integrity"]["ok"]
     log(f"{'OK' if ok else 'FAILED'}: {errors} request errors, integrity ok={results['integrity']['ok']}")
     return 0 if ok else 1
 
