@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, literal, or_, select
+from sqlalchemy import String, case, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -34,6 +34,7 @@ from core.dialogue import EXAMPLE_CODE
 from core.factory_replies import handle_factory_command
 from core.models import Buyer, Factory, InboundMessage
 from core.phones import InvalidPhone, normalise
+from core.sender_rows import read_sender
 from core.settings import Settings
 from core.unit_of_work import Dispatch, unit_of_work
 from core.vocabulary import open_vocabulary
@@ -110,18 +111,43 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
         phone: str | None = normalise(inbound.from_address, settings.default_country)
     except InvalidPhone:
         phone = None
-    if phone is not None:
+    buyer: Buyer | None = None
+    factory_id: int | None = None
+    state = None
+    guess: Command | None = None
+    vocabulary = open_vocabulary(db, settings.vocabulary_cache_seconds)
+    if phone is not None and db.get_bind().dialect.name == "postgresql":
+        # One statement: a stored reply, the factory, the state, and the buyer upserted, for a buyer's
+        # command; read before we know who wrote, so the message is parsed as a buyer's first.
+        guess = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=BUYER)
+    if guess is not None and guess.name not in FACTORY_COMMANDS:
+        assert phone is not None
+        sender_row = read_sender(
+            db,
+            phone=phone,
+            message_sid=inbound.message_sid,
+            profile_name=inbound.profile_name,
+            language=guess.language,
+            at=at,
+        )
+        if sender_row.seen_reply is not None:
+            return Reply(sender_row.seen_reply, duplicate=True)
+        factory_id, state, buyer = sender_row.factory_id, sender_row.state, sender_row.buyer
+    elif phone is not None:
         factory, state, previous = who(db, phone, inbound.message_sid)
         if previous is not None and previous.reply is not None:
             return Reply(previous.reply, duplicate=True)
+        factory_id = factory.id if factory is not None else None
     else:
-        factory, state = None, None
         stored = stored_reply(db, inbound.message_sid)
         if stored is not None:
             return stored
-    vocabulary = open_vocabulary(db, settings.vocabulary_cache_seconds)
-    sender = FACTORY if factory is not None else BUYER
-    command = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=sender)
+    factory = db.get(Factory, factory_id) if factory_id is not None else None
+    if guess is not None and factory is None:
+        command = guess
+    else:
+        sender = FACTORY if factory is not None else BUYER
+        command = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=sender)
     record = InboundMessage(
         message_sid=inbound.message_sid,
         command=command.name,
@@ -137,7 +163,8 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
     elif command.name in FACTORY_COMMANDS:
         record.reply = _fit(_factory_command(db, factory, command, settings))
     else:
-        buyer = _buyer(db, phone, inbound.profile_name, command, at)
+        if buyer is None:  # SQLite, a factory's phone sending a buyer's command, or a factory word
+            buyer = _buyer(db, phone, inbound.profile_name, command, at)
         turn = Turn(
             db,
             settings,
@@ -152,8 +179,24 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
         # "" when the reply went out as an interactive message (core.guided_flow)
         record.reply = _fit(dialogue.respond(turn))
         turn.state.save(db, inbound.message_sid, at, settings.conversation_flow_minutes)
-    db.add(record)  # written with the commit; a concurrent duplicate fails there on the unique MessageSid
+    # Written last, with its reply; a concurrent duplicate fails here on the unique MessageSid.
+    db.flush()
+    db.connection().execute(_INSERT_INBOUND, {c: getattr(record, c) for c in _INBOUND_COLUMNS})
     return Reply(record.reply)
+
+
+_INBOUND_COLUMNS = (
+    "message_sid",
+    "command",
+    "from_phone",
+    "profile_name",
+    "body",
+    "button_payload",
+    "reply",
+    "received_at",
+)
+_INSERT_INBOUND = insert(InboundMessage)
+"""The inbound row as one plain INSERT (built once), not through the ORM's unit of work."""
 
 
 def _fit(text: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.clock import now
@@ -46,6 +46,18 @@ def lock_session(
     return db.scalar(query)
 
 
+_LOCK_FOR_JOIN = (
+    select(GroupSession, Product.catalog_version, SessionVariantCounter)
+    .join(Product, Product.id == GroupSession.product_id)
+    .join(SessionVariantCounter, SessionVariantCounter.session_id == GroupSession.id)
+    .where(GroupSession.code == bindparam("code"))
+    .order_by(SessionVariantCounter.variant_id)
+    .with_for_update(of=[GroupSession, SessionVariantCounter])
+    .execution_options(populate_existing=True)
+)
+"""Built once: every join runs it (`lock_for_join`)."""
+
+
 def lock_for_join(db: Session, code: str) -> tuple[GroupSession, int, list[SessionVariantCounter]] | None:
     """Lock a session for a join and read what the join decides with, in one statement: the session row,
     its product's `catalog_version` (`core.product_lots`) and its per-size counters, all locked
@@ -59,15 +71,7 @@ def lock_for_join(db: Session, code: str) -> tuple[GroupSession, int, list[Sessi
     the lock it now holds, once. SQLite runs write transactions one at a time (`BEGIN IMMEDIATE`), so a
     plain SELECT there reads the same."""
     code = normal_code(code)
-    rows = db.execute(
-        select(GroupSession, Product.catalog_version, SessionVariantCounter)
-        .join(Product, Product.id == GroupSession.product_id)
-        .join(SessionVariantCounter, SessionVariantCounter.session_id == GroupSession.id)
-        .where(GroupSession.code == code)
-        .order_by(SessionVariantCounter.variant_id)
-        .with_for_update(of=[GroupSession, SessionVariantCounter])
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = db.execute(_LOCK_FOR_JOIN, {"code": code}).all()
     if rows:
         session, version = rows[0][0], rows[0][1]
         counters = [row[2] for row in rows]
