@@ -297,7 +297,7 @@ def render(data: dict) -> str:
     for name, label in (
         ("ping_get", "ceiling: `GET /bench/ping` (Flask only)"),
         ("ping_signed", "ceiling: signed `POST /bench/ping` (+ form, signature)"),
-        ("duplicate", "duplicate MessageSid (one SELECT)"),
+        ("duplicate", "duplicate MessageSid (one statement)"),
     ):
         for index, s in enumerate(ceil[name]):
             when = "before" if index == 0 else "after"
