@@ -74,36 +74,51 @@ FULL = Params(6000, 2000, 1000, 2000, 100, 10_000, 300, 1000)
 QUICK = Params(400, 300, 100, 200, 100, 2000, 60, 200)
 
 
-def measure(
-    load: LoadGenerator, params: Params, url: str, seeded: dict, clients: int, deadline: float
-) -> dict:
-    """Warm-up, the ceiling before, (a) hot, (b) spread, the ceiling after: on the server `load` talks to."""
-    results: dict = {}
-    # Warm-up: every worker's pool and code paths; also stores the message the duplicate path repeats.
-    duplicate_sid = sid()
-    warm = load.run([whatsapp(phone(812, 0), "MENU", duplicate_sid, "warm")], 1)
-    assert warm.outcomes[0].status == 200, warm.outcomes[0]
-    batch = [Request("GET", PING_PATH, None, {}, "warm")] * 200
-    batch += [whatsapp(phone(812, 1 + n), "INFO HOT", tag="warm") for n in range(40)]
-    warm = load.run(batch, clients)
-    assert all(o.status == 200 for o in warm.outcomes), [o for o in warm.outcomes if o.status != 200][:3]
+@dataclass
+class Target:
+    """One server under measurement: what it serves from, its database and seeded codes."""
 
-    log("ceiling (before)")
-    before = ceiling(load, params.ceiling_requests, clients, deadline, duplicate_sid)
-    log(f"(a) hot session: {params.hot_buyers} buyers join HOT at once")
-    results["hot"] = hot(load, url, params.hot_buyers, clients, deadline)
-    log(f"(b) spread: {params.spread_joins} joins over {params.spread_sessions} sessions")
-    results["spread"] = spread(load, url, seeded["spread_codes"], params.spread_joins, clients, deadline)
-    log("ceiling (after)")
-    after = ceiling(load, params.ceiling_requests, clients, deadline, duplicate_sid)
-    results["ceiling"] = {name: [before[name], after[name]] for name in before}
-    for name in ("hot", "spread"):
-        for baseline in ("ping_get", "ping_signed", "duplicate"):
-            mean = statistics.fmean(r["req_per_s"] for r in results["ceiling"][baseline])
-            results[name][f"share_of_{baseline}"] = common.ratio(results[name]["req_per_s"], mean)
-    results["hot"]["ratio_to_spread"] = common.ratio(
-        results["hot"]["req_per_s"], results["spread"]["req_per_s"]
-    )
+    label: str
+    load: LoadGenerator
+    url: str
+    seeded: dict
+    duplicate_sid: str = ""
+
+
+def measure(targets: list[Target], params: Params, clients: int, deadline: float) -> list[dict]:
+    """Warm-up, the ceiling before, (a) hot, (b) spread, the ceiling after, each step on every target in
+    turn (the current code, then the baseline), so both meet the machine in the same minute."""
+    for target in targets:
+        # Warm-up: every worker's pool and code paths; also stores the message the duplicate path repeats.
+        target.duplicate_sid = sid()
+        warm = target.load.run([whatsapp(phone(812, 0), "MENU", target.duplicate_sid, "warm")], 1)
+        assert warm.outcomes[0].status == 200, warm.outcomes[0]
+        batch = [Request("GET", PING_PATH, None, {}, "warm")] * 200
+        batch += [whatsapp(phone(812, 1 + n), "INFO HOT", tag="warm") for n in range(40)]
+        warm = target.load.run(batch, clients)
+        assert all(o.status == 200 for o in warm.outcomes), [o for o in warm.outcomes if o.status != 200][:3]
+    results: list[dict] = [{} for _ in targets]
+    before, after = [], []
+    for target in targets:
+        log(f"{target.label}: ceiling (before)")
+        before.append(ceiling(target.load, params.ceiling_requests, clients, deadline, target.duplicate_sid))
+    for target, out in zip(targets, results, strict=True):
+        log(f"{target.label}: (a) hot session: {params.hot_buyers} buyers join HOT at once")
+        out["hot"] = hot(target.load, target.url, params.hot_buyers, clients, deadline)
+    for target, out in zip(targets, results, strict=True):
+        log(f"{target.label}: (b) spread: {params.spread_joins} joins over {params.spread_sessions} sessions")
+        codes = target.seeded["spread_codes"]
+        out["spread"] = spread(target.load, target.url, codes, params.spread_joins, clients, deadline)
+    for target in targets:
+        log(f"{target.label}: ceiling (after)")
+        after.append(ceiling(target.load, params.ceiling_requests, clients, deadline, target.duplicate_sid))
+    for out, first, last in zip(results, before, after, strict=True):
+        out["ceiling"] = {name: [first[name], last[name]] for name in first}
+        for name in ("hot", "spread"):
+            for baseline in ("ping_get", "ping_signed", "duplicate"):
+                mean = statistics.fmean(r["req_per_s"] for r in out["ceiling"][baseline])
+                out[name][f"share_of_{baseline}"] = common.ratio(out[name]["req_per_s"], mean)
+        out["hot"]["ratio_to_spread"] = common.ratio(out["hot"]["req_per_s"], out["spread"]["req_per_s"])
     return results
 
 
@@ -113,14 +128,28 @@ def run(args: argparse.Namespace, params: Params, url: str, workdir: Path) -> tu
     log("seeding")
     seeded = seed(url, sizes)
     env = server_env(url, args.redis_url)
-    server = ProcfileWeb(ROOT, env, workdir / "web.log")
+    baseline = None if args.no_baseline else BaselineRun(args, params, workdir)
     load = None
     results: dict = {}
+    try:
+        server = ProcfileWeb(ROOT, env, workdir / "web.log")
+    except BaseException:
+        if baseline is not None:
+            baseline.close()
+        raise
     try:
         server.wait_ready(PING_PATH)
         log(f"web up on 127.0.0.1:{server.port}: {server.describe()} (nginx in front: {server.nginx})")
         load = LoadGenerator("127.0.0.1", server.port)
-        results.update(measure(load, params, url, seeded, args.clients, deadline))
+        targets = [Target("now", load, url, seeded)]
+        if baseline is not None:
+            targets.append(baseline.start())
+        measured = measure(targets, params, args.clients, deadline)
+        results.update(measured[0])
+        if baseline is not None:
+            baseline.stop()
+            results["baseline"] = baseline.finish(measured[1])
+            results["versus_baseline"] = versus(results, results["baseline"])
         log(f"(c) growth: {params.growth_joins} sequential joins into each session")
         results["growth"], results["waitlist"], results["waitlist_leaves"] = growth(
             load, params.growth_joins, seeded["growth"], seeded["waitlist"], deadline
@@ -130,6 +159,8 @@ def run(args: argparse.Namespace, params: Params, url: str, workdir: Path) -> tu
         if load is not None:
             load.close()
         server.stop()
+        if baseline is not None:
+            baseline.close()
     log("SQL statements per join (in-process)")
     codes = [info["code"] for info in [*seeded["growth"].values(), seeded["waitlist"]["many"]]]
     results["join_plans"] = join_statements(url, env, codes)
@@ -172,52 +203,73 @@ print(json.dumps(verify({url!r})))
 """
 
 
-def run_baseline(args: argparse.Namespace, params: Params, workdir: Path) -> dict:
-    """The same (a), (b) and ceilings against the baseline commit's code (a git worktree), its own database
-    (migrated and seeded by that code) and the same Procfile web line: old and new in the same run."""
-    deadline = 60.0 if args.quick else 120.0
-    baseline = Baseline(workdir)
-    name = DB_NAME + "_baseline"
-    try:
-        url = common.create_database(args.postgres_url, name, app_root=baseline.root)
-        env = {**os.environ}
-        small = params.growth_small
-        sizes = f"{params.spread_sessions}, {small}, {2 * small}, 20"
-        log(f"baseline {baseline.commit[:7]}: seeding")
-        seeded = baseline.python(BASELINE_SEED.format(url=url, sizes=sizes), env)
-        assert isinstance(seeded, dict)
-        server = ProcfileWeb(baseline.root, server_env(url, args.redis_url), workdir / "baseline-web.log")
-        load = None
+class BaselineRun:
+    """The baseline commit's code (a git worktree) on its own database, migrated and seeded by that code,
+    served by the same Procfile web line: measured beside the current code in the same run."""
+
+    def __init__(self, args: argparse.Namespace, params: Params, workdir: Path):
+        self.args = args
+        self.workdir = workdir
+        self.baseline = Baseline(workdir)
+        self.name = DB_NAME + "_baseline"
+        self.server: ProcfileWeb | None = None
+        self.load: LoadGenerator | None = None
+        self.env = {**os.environ}
         try:
-            server.wait_ready(PING_PATH)
-            log(f"baseline web up on 127.0.0.1:{server.port}")
-            load = LoadGenerator("127.0.0.1", server.port)
-            results = measure(load, params, url, seeded, args.clients, deadline)
-        finally:
-            if load is not None:
-                load.close()
-            server.stop()
-        code = seeded["growth"]["small"]["code"]
+            self.url = common.create_database(args.postgres_url, self.name, app_root=self.baseline.root)
+            small = params.growth_small
+            sizes = f"{params.spread_sessions}, {small}, {2 * small}, 20"
+            log(f"baseline {self.baseline.commit[:7]}: seeding")
+            seeded = self.baseline.python(BASELINE_SEED.format(url=self.url, sizes=sizes), self.env)
+            assert isinstance(seeded, dict)
+        except BaseException:
+            self.close()
+            raise
+        self.seeded = seeded
+
+    def start(self) -> Target:
+        self.server = ProcfileWeb(
+            self.baseline.root, server_env(self.url, self.args.redis_url), self.workdir / "baseline-web.log"
+        )
+        self.server.wait_ready(PING_PATH)
+        log(f"baseline web up on 127.0.0.1:{self.server.port}")
+        self.load = LoadGenerator("127.0.0.1", self.server.port)
+        return Target(f"baseline {self.baseline.commit[:7]}", self.load, self.url, self.seeded)
+
+    def stop(self) -> None:
+        if self.load is not None:
+            self.load.close()
+            self.load = None
+        if self.server is not None:
+            self.server.stop()
+
+    def finish(self, results: dict) -> dict:
+        """The baseline's statements per join, integrity and server log, added to what was measured."""
+        code = self.seeded["growth"]["small"]["code"]
         log("baseline: SQL statements per join (in-process)")
-        statements = baseline.python(
-            BASELINE_STATEMENTS.format(url=url, redis=args.redis_url, codes=[code]), env
+        redis = self.args.redis_url
+        statements = self.baseline.python(
+            BASELINE_STATEMENTS.format(url=self.url, redis=redis, codes=[code]), self.env
         )
         assert isinstance(statements, dict)
         results["join_statements"] = statements
-        results["known_buyer_join"] = baseline.python(
+        results["known_buyer_join"] = self.baseline.python(
             BASELINE_KNOWN.format(
-                source=inspect.getsource(known_buyer_statements), url=url, redis=args.redis_url, code=code
+                source=inspect.getsource(known_buyer_statements), url=self.url, redis=redis, code=code
             ),
-            env,
+            self.env,
         )
-        results["integrity"] = baseline.python(BASELINE_VERIFY.format(url=url), env)
-        results["server_log"] = server.log_problems()
-        results["commit"] = baseline.commit
+        results["integrity"] = self.baseline.python(BASELINE_VERIFY.format(url=self.url), self.env)
+        assert self.server is not None
+        results["server_log"] = self.server.log_problems()
+        results["commit"] = self.baseline.commit
         results["statements_code"] = code
         return results
-    finally:
-        baseline.close()
-        common.drop_database(args.postgres_url, name)
+
+    def close(self) -> None:
+        self.stop()
+        self.baseline.close()
+        common.drop_database(self.args.postgres_url, self.name)
 
 
 CANDIDATES: list[tuple[str, dict[str, str], bool]] = [
@@ -251,7 +303,7 @@ def run_candidates(args: argparse.Namespace, params: Params, workdir: Path) -> d
                 server.wait_ready(PING_PATH)
                 log(f"candidate {label}: {server.describe()}")
                 load = LoadGenerator("127.0.0.1", server.port)
-                measured = measure(load, params, url, seeded, args.clients, deadline)
+                [measured] = measure([Target(label, load, url, seeded)], params, args.clients, deadline)
             finally:
                 if load is not None:
                     load.close()
@@ -424,9 +476,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="laku-bench-webhook-") as workdir:
             results, server = run(args, params, url, Path(workdir))
-            if not args.no_baseline:
-                results["baseline"] = run_baseline(args, params, Path(workdir))
-                results["versus_baseline"] = versus(results, results["baseline"])
             if args.candidates:
                 results["candidates"] = run_candidates(args, params, Path(workdir))
     finally:
