@@ -273,22 +273,24 @@ class BaselineRun:
 
 
 CANDIDATES: list[tuple[str, dict[str, str], bool]] = [
+    ("as committed", {}, True),
     ("WEB_THREADS=2", {"WEB_THREADS": "2"}, True),
     ("WEB_THREADS=8", {"WEB_THREADS": "8"}, True),
     ("no gunicorn access log", {}, False),
-    ("WEB_THREADS=8, no gunicorn access log", {"WEB_THREADS": "8"}, False),
 ]
-"""Other settings of the Procfile's web line (`--candidates`); the committed line is the main run."""
+"""Settings of the Procfile's web line compared by `--candidates` (the committed line among them)."""
 
 
 def run_candidates(args: argparse.Namespace, params: Params, workdir: Path) -> dict:
-    """Each candidate on a fresh database of its own, the same (a), (b) and ceilings."""
+    """Every candidate on a fresh database of its own, all up at once and measured step by step in turn
+    (the same ceilings, (a) and (b)), so they meet the same minutes of the machine."""
     deadline = 60.0 if args.quick else 120.0
-    out = {}
-    for index, (label, overrides, access_log) in enumerate(CANDIDATES):
-        name = f"{DB_NAME}_candidate"
-        url = common.create_database(args.postgres_url, name)
-        try:
+    names = [f"{DB_NAME}_candidate{index}" for index in range(len(CANDIDATES))]
+    servers: list[ProcfileWeb] = []
+    targets: list[Target] = []
+    try:
+        for index, (label, overrides, access_log) in enumerate(CANDIDATES):
+            url = common.create_database(args.postgres_url, names[index])
             small = params.growth_small
             seeded = seed(url, Sizes(params.spread_sessions, small, 2 * small, 20))
             server = ProcfileWeb(
@@ -298,26 +300,28 @@ def run_candidates(args: argparse.Namespace, params: Params, workdir: Path) -> d
                 overrides=overrides,
                 access_log=access_log,
             )
-            load = None
-            try:
-                server.wait_ready(PING_PATH)
-                log(f"candidate {label}: {server.describe()}")
-                load = LoadGenerator("127.0.0.1", server.port)
-                [measured] = measure([Target(label, load, url, seeded)], params, args.clients, deadline)
-            finally:
-                if load is not None:
-                    load.close()
-                server.stop()
-            out[label] = {
-                "command": server.describe(),
-                **{key: measured[key] for key in ("hot", "spread")},
-                "ping_signed_req_per_s": statistics.fmean(
-                    r["req_per_s"] for r in measured["ceiling"]["ping_signed"]
-                ),
-            }
-        finally:
+            servers.append(server)
+            server.wait_ready(PING_PATH)
+            log(f"candidate {label}: {server.describe()}")
+            targets.append(Target(label, LoadGenerator("127.0.0.1", server.port), url, seeded))
+        measured = measure(targets, params, args.clients, deadline)
+    finally:
+        for target in targets:
+            target.load.close()
+        for server in servers:
+            server.stop()
+        for name in names:
             common.drop_database(args.postgres_url, name)
-    return out
+    return {
+        target.label: {
+            "command": server.describe(),
+            **{key: result[key] for key in ("hot", "spread")},
+            "ping_signed_req_per_s": statistics.fmean(
+                r["req_per_s"] for r in result["ceiling"]["ping_signed"]
+            ),
+        }
+        for target, server, result in zip(targets, servers, measured, strict=True)
+    }
 
 
 def versus(new: dict, old: dict) -> dict:
@@ -429,7 +433,7 @@ def render(data: dict) -> str:
     )
     for label, c in r.get("candidates", {}).items():
         lines.append(
-            f"- Candidate {label} (own database): hot {c['hot']['req_per_s']} req/s (p99 {c['hot']['p99_ms']} ms), "
+            f"- Candidate {label} (own database, measured in turn with the others): hot {c['hot']['req_per_s']} req/s (p99 {c['hot']['p99_ms']} ms), "
             f"spread {c['spread']['req_per_s']} req/s (p99 {c['spread']['p99_ms']} ms), "
             f"signed ping {c['ping_signed_req_per_s']:.0f} req/s."
         )
