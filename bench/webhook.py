@@ -1,21 +1,27 @@
-"""Webhook benchmark: the real server (gunicorn + PostgreSQL), signed Twilio requests from another process.
+"""Webhook benchmark: the Procfile's own web line (nginx -> gunicorn) on PostgreSQL, signed Twilio requests
+from another process, and the code before the join work measured beside it in the same run.
 
-`python -m bench.webhook` (full run, about a minute) or `--quick` (a ~20 s smoke run written to
+`python -m bench.webhook` (full run, about four minutes) or `--quick` (a ~1 minute smoke run written to
 `bench/results/quick/`). In order:
 
 1. The benchmark's own database (`laku_bench_webhook`) is created and migrated; it is dropped at the end.
 2. Data is seeded (`bench/webhook_data.py`): products with the 2/5/4/1 lot mix, sessions with a MOQ far
    out of reach (no notification fan-out muddies the timing), the participants of scenario (c) in bulk.
-3. gunicorn serves `bench.webhook_app:create_bench_app()` (the real `bot.app.create_app()` plus a trivial
-   `/bench/ping`) with TWILIO_AUTH_TOKEN set, so every request is signature-checked.
-4. A separate load-generator process (`bench/http_load.py`) sends the pre-signed requests of the
-   scenarios (`bench/webhook_scenarios.py`): the ceiling before and after, (a) a hot session, (b) joins
-   spread over many sessions, (c) sequential joins as a session and its waitlist grow.
-5. The database is checked with SQL: counters equal participant sums, and confirmed participants replayed
-   in commit order never exceed a cap.
+3. The baseline commit is checked out in a `git worktree`, with a database of its own migrated and seeded
+   by its own code (`--no-baseline` skips it).
+4. The Procfile's `web` line serves `bench.webhook_app:create_bench_app()` (the real `bot.app.create_app()`
+   plus a trivial `/bench/ping`) with TWILIO_AUTH_TOKEN set, so every request is signature-checked; the
+   baseline's tree is served by the same line (`bench/webhook_server.py`).
+5. A separate load-generator process per server (`bench/http_load.py`) sends the pre-signed requests of
+   the scenarios (`bench/webhook_scenarios.py`), each step to both servers in turn: the ceiling before and
+   after, (a) a hot session, (b) joins spread over many sessions; then (c) sequential joins as a session
+   and its waitlist grow, on the current code.
+6. The databases are checked with SQL: counters equal participant sums, and confirmed participants
+   replayed in commit order never exceed a cap.
 
-Throughput is reported as a share of the ceiling measured in the same run, latency growth as a ratio to
-the smallest session.
+Throughput is reported as a share of the ceiling measured in the same run and as new / old against the
+baseline, latency growth as a ratio to the smallest session. `--candidates` also measures other settings
+of the web line, each on a database of its own, in turn.
 """
 
 from __future__ import annotations
