@@ -143,6 +143,8 @@ def bulk_participants(
         queued: Counter[str] = Counter()
         for size, quantity in waiting:
             queued[size] += quantity
+        # the session's counter rows (a row of zeros per size since its creation) take the bulk's counts
+        db.execute(text("DELETE FROM session_variant_counters WHERE session_id = :id"), {"id": session_id})
         db.execute(
             insert(SessionVariantCounter.__table__),
             [

@@ -319,3 +319,64 @@ def _plan_nodes(node: dict) -> list[str]:
     for child in node.get("Plans", []):
         out.extend(_plan_nodes(child))
     return out
+
+
+def known_buyer_statements(url: str, env: dict[str, str], code: str, size: str = "S") -> dict:
+    """The SQL statements of the most common join: a buyer the bot knows, whose conversation is already
+    about the session (`INFO <code>` first, then `IKUT <code> <size> 1`), through the app's WSGI interface
+    in this process; then `BATAL`. Self-contained (the standard library, SQLAlchemy, twilio and the app's
+    `create_app` only), so the benchmark runs the very same function against the baseline's code."""
+    import os as _os
+    from urllib.parse import urlencode as _urlencode
+
+    from sqlalchemy import Engine as _Engine
+    from sqlalchemy import event as _event
+    from twilio.request_validator import RequestValidator as _Validator
+
+    from bot.app import create_app as _create_app
+
+    saved = {key: _os.environ.get(key) for key in env}
+    _os.environ.update(env)
+    try:
+        client = _create_app().test_client()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                _os.environ.pop(key, None)
+            else:
+                _os.environ[key] = value
+    number = "+6281977700001"
+    counter = iter(range(1, 100))
+
+    def post(body: str):
+        form = {
+            "MessageSid": f"SM{next(counter):02d}" + "7" * 30,
+            "From": f"whatsapp:{number}",
+            "WaId": number.lstrip("+"),
+            "ProfileName": "Pembeli Tetap",
+            "Body": body,
+        }
+        signature = _Validator(env["TWILIO_AUTH_TOKEN"]).compute_signature(
+            env["PUBLIC_BASE_URL"] + "/webhooks/twilio/whatsapp", form
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        return client.post("/webhooks/twilio/whatsapp", data=_urlencode(form), headers=headers)
+
+    post("MENU")
+    post(f"INFO {code}")
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    _event.listen(_Engine, "before_cursor_execute", capture)
+    try:
+        answer = post(f"IKUT {code} {size} 1")
+    finally:
+        _event.remove(_Engine, "before_cursor_execute", capture)
+    post(f"BATAL {code}")
+    return {
+        "joined": "Tercatat" in answer.get_data(as_text=True),
+        "statements": len(seen),
+        "sql": [" ".join(s.split())[:100] for s in seen],
+    }

@@ -10,7 +10,7 @@ from core import buyer_preferences, buyers, joining, payment_summary, session_ro
 from core.allocation import CatchUp, max_request
 from core.clock import format_wib, now
 from core.joining import Refusal
-from core.models import ParticipantStatus, Product, Variant
+from core.models import ParticipantStatus, Product
 from core.session_view import SessionView, is_open, load_view
 
 
@@ -128,8 +128,9 @@ def _info(db, buyer, command, language, settings):
 
 def _join(db, buyer, command, language, settings):
     """The join (`_join_reply`), then what sharing adds: the sharer's credit for a join carrying a referral
-    tag, and the buyer's own share prompt under the reply (`core.sharing.after_join`)."""
-    before = sharing.join_mark(db, buyer, command.code)
+    tag, and the buyer's own share prompt under the reply (`core.sharing.after_join`). A join without a
+    referral tag reads nothing more for it."""
+    before = sharing.join_mark(db, buyer, command.code) if command.referral else 0
     reply = _join_reply(db, buyer, command, language, settings)
     return sharing.after_join(db, buyer, command.code, command.referral, before, reply, language, settings)
 
@@ -155,7 +156,7 @@ def _join_reply(db, buyer, command, language, settings):
     )
     session, product = result.view.session, result.view.product
     participant = result.participant
-    size = db.get(Variant, participant.variant_id).size
+    size = product.variant(participant.variant_id).size
     if result.status == "waiting":
         ends = format_wib(session.ends_at, language)
         return _waiting_reply(language, result.view, size, participant.quantity, result.position, ends)
@@ -234,7 +235,7 @@ def _several_sizes(db, language, code, lines, outcomes) -> str:
             reason = render_refusal(language, outcome).replace("\n", " ")
             parts.append(texts.render(language, "refused_line", size=size, quantity=quantity, reason=reason))
         elif outcome.status == "waiting":
-            size = outcome.participant.variant.size
+            size = view.product.variant(outcome.participant.variant_id).size
             needs = view.catch_up(size, outcome.participant.quantity)
             parts.append(
                 texts.render(

@@ -23,6 +23,7 @@ from core.models import (
     GroupSession,
     Product,
     SessionStatus,
+    SessionVariantCounter,
     Variant,
     WarehouseInventory,
 )
@@ -222,6 +223,15 @@ def create_session(
         ends_at=ends,
     )
     db.add(session)
+    db.flush()
+    # A counter row per size from the start: a join locks the session and its counters in one statement
+    # (`core.session_rows.lock_for_join`), which relies on the set of counter rows never growing.
+    for variant_id in db.scalars(select(Variant.id).where(Variant.product_id == product.id)):
+        db.add(
+            SessionVariantCounter(
+                session_id=session.id, variant_id=variant_id, ordered_units=0, waiting_units=0
+            )
+        )
     db.flush()
     forget_vocabulary()  # buyers of this process can name the new session at once
     return session

@@ -7,7 +7,8 @@ answered in their conversation so far (`core.dialogue`, `core.conversation_state
 The inbound row, the command's writes, the conversation state and the reply are one unit of work, so a
 message is either fully handled with its reply stored, or not at all. A redelivered `MessageSid` gets the
 stored reply back and changes nothing (a guided step included: it never advances twice). A refused
-command is rolled back to a savepoint: only the inbound row remains. A reply sent as an interactive
+command is rolled back to a savepoint (a join refuses before it writes, so it needs none): only the inbound
+row remains. A reply sent as an interactive
 message through the outbox is stored as "" (the webhook answers an empty TwiML, again on redelivery).
 `receive` is what the webhook calls: it also decides what happens when the database gets in the way.
 """
@@ -17,8 +18,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, case, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +34,7 @@ from core.dialogue import EXAMPLE_CODE
 from core.factory_replies import handle_factory_command
 from core.models import Buyer, Factory, InboundMessage
 from core.phones import InvalidPhone, normalise
+from core.sender_rows import read_sender
 from core.settings import Settings
 from core.unit_of_work import Dispatch, unit_of_work
 from core.vocabulary import open_vocabulary
@@ -94,19 +99,55 @@ def stored_reply(db: Session, message_sid: str) -> Reply | None:
 
 
 def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
-    """Handle one message inside the caller's transaction."""
-    previous = stored_reply(db, inbound.message_sid)
-    if previous is not None:
-        return previous
+    """Handle one message inside the caller's transaction.
+
+    The inbound row is written once, at the end, with its reply. A message handled before (a redelivery)
+    is found by the first statement and answered with the stored reply; one being handled at this moment
+    by another request (a redelivery racing the original) is handled here too, but only one of the two
+    commits: the other's INSERT fails on the unique MessageSid, its whole transaction rolls back, and
+    `receive` answers it with the reply the first stored."""
     at = now()
     try:
         phone: str | None = normalise(inbound.from_address, settings.default_country)
     except InvalidPhone:
         phone = None
-    factory, buyer, state = who(db, phone) if phone else (None, None, None)
+    buyer: Buyer | None = None
+    factory_id: int | None = None
+    state = None
+    guess: Command | None = None
     vocabulary = open_vocabulary(db, settings.vocabulary_cache_seconds)
-    sender = FACTORY if factory is not None else BUYER
-    command = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=sender)
+    if phone is not None and db.get_bind().dialect.name == "postgresql":
+        # One statement: a stored reply, the factory, the state, and the buyer upserted, for a buyer's
+        # command; read before we know who wrote, so the message is parsed as a buyer's first.
+        guess = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=BUYER)
+    if guess is not None and guess.name not in FACTORY_COMMANDS:
+        assert phone is not None
+        sender_row = read_sender(
+            db,
+            phone=phone,
+            message_sid=inbound.message_sid,
+            profile_name=inbound.profile_name,
+            language=guess.language,
+            at=at,
+        )
+        if sender_row.seen_reply is not None:
+            return Reply(sender_row.seen_reply, duplicate=True)
+        factory_id, state, buyer = sender_row.factory_id, sender_row.state, sender_row.buyer
+    elif phone is not None:
+        factory, state, previous = who(db, phone, inbound.message_sid)
+        if previous is not None and previous.reply is not None:
+            return Reply(previous.reply, duplicate=True)
+        factory_id = factory.id if factory is not None else None
+    else:
+        stored = stored_reply(db, inbound.message_sid)
+        if stored is not None:
+            return stored
+    factory = db.get(Factory, factory_id) if factory_id is not None else None
+    if guess is not None and factory is None:
+        command = guess
+    else:
+        sender = FACTORY if factory is not None else BUYER
+        command = parse(inbound.body, inbound.button_payload, vocabulary=vocabulary, sender=sender)
     record = InboundMessage(
         message_sid=inbound.message_sid,
         command=command.name,
@@ -116,16 +157,14 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
         button_payload=(inbound.button_payload or "")[:256] or None,
         received_at=at,
     )
-    db.add(record)
-    db.flush()  # a concurrent duplicate blocks here on the unique MessageSid until we commit
 
     if phone is None:
         record.reply = _fit(texts.render(command.language or "id", "invalid_phone"))
-        return Reply(record.reply)
-    if command.name in FACTORY_COMMANDS:
-        text = _factory_command(db, factory, command, settings)
+    elif command.name in FACTORY_COMMANDS:
+        record.reply = _fit(_factory_command(db, factory, command, settings))
     else:
-        buyer = _buyer(db, buyer, phone, inbound.profile_name, command, at)
+        if buyer is None:  # SQLite, a factory's phone sending a buyer's command, or a factory word
+            buyer = _buyer(db, phone, inbound.profile_name, command, at)
         turn = Turn(
             db,
             settings,
@@ -137,31 +176,55 @@ def handle(db: Session, inbound: Inbound, settings: Settings) -> Reply:
             at,
             tap=inbound.button_payload,
         )
-        text = dialogue.respond(turn)
+        # "" when the reply went out as an interactive message (core.guided_flow)
+        record.reply = _fit(dialogue.respond(turn))
         turn.state.save(db, inbound.message_sid, at, settings.conversation_flow_minutes)
-    record.reply = _fit(text)  # "" when the reply went out as an interactive message (core.guided_flow)
+    # Written last, with its reply; a concurrent duplicate fails here on the unique MessageSid.
+    db.flush()
+    db.connection().execute(_INSERT_INBOUND, {c: getattr(record, c) for c in _INBOUND_COLUMNS})
     return Reply(record.reply)
+
+
+_INBOUND_COLUMNS = (
+    "message_sid",
+    "command",
+    "from_phone",
+    "profile_name",
+    "body",
+    "button_payload",
+    "reply",
+    "received_at",
+)
+_INSERT_INBOUND = insert(InboundMessage)
+"""The inbound row as one plain INSERT (built once), not through the ORM's unit of work."""
 
 
 def _fit(text: str) -> str:
     return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 1] + "…"
 
 
-def _buyer(
-    db: Session, buyer: Buyer | None, phone: str, profile_name: str | None, command: Command, at: datetime
-) -> Buyer:
-    if buyer is None:
-        buyer = Buyer(
-            phone=phone, name=(profile_name or "").strip()[:200] or None, language=command.language or "id"
+def _buyer(db: Session, phone: str, profile_name: str | None, command: Command, at: datetime) -> Buyer:
+    """The sender as a buyer, created or brought up to date by one upsert (`INSERT ... ON CONFLICT (phone)
+    DO UPDATE ... RETURNING`): the time of this message, the language the command was written in, and the
+    WhatsApp profile name if the buyer has none. Two messages of a new buyer at once both get the one row."""
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Buyer).values(
+        phone=phone,
+        name=(profile_name or "").strip()[:200] or None,
+        language=command.language or "id",
+        last_inbound_at=at,
+        created_at=at,
+    )
+    changes: dict[str, Any] = {"last_inbound_at": statement.excluded.last_inbound_at}
+    if command.language:
+        changes["language"] = statement.excluded.language
+    if profile_name:
+        changes["name"] = case(
+            (or_(Buyer.name.is_(None), Buyer.name == ""), literal(profile_name.strip()[:200], String)),
+            else_=Buyer.name,
         )
-        db.add(buyer)
-    elif command.language:
-        buyer.language = command.language
-    if profile_name and not buyer.name:
-        buyer.name = profile_name.strip()[:200]
-    buyer.last_inbound_at = at
-    db.flush()
-    return buyer
+    upsert = statement.on_conflict_do_update(index_elements=[Buyer.phone], set_=changes).returning(Buyer)
+    return db.scalars(upsert, execution_options={"populate_existing": True}).one()
 
 
 def _factory_command(db: Session, factory: Factory | None, command: Command, settings: Settings) -> str:

@@ -7,7 +7,7 @@ Two things are kept per phone:
   the guided flow (a session, a size, a quantity) or a yes to a proposal. A `Pending` holds the command
   being built and, for a numbered answer ("2"), the options it was offered.
 
-`who` reads the sender's factory, buyer and state in one statement; `State.save` writes the row only when
+`who` reads the sender's factory and state, and the reply already stored for the message, in one statement; `State.save` writes the row only when
 something changed (one INSERT or UPDATE, in the message's own transaction).
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from core.clock import as_utc
-from core.models import Buyer, ConversationState, Factory
+from core.models import Buyer, ConversationState, Factory, InboundMessage
 from core.settings import Settings
 from core.understanding import Command, Line, Vocabulary
 
@@ -140,14 +140,18 @@ class Turn:
         return self.command.language or self.buyer.language
 
 
-def who(db: Session, phone: str) -> tuple[Factory | None, Buyer | None, ConversationState | None]:
-    """The factory with this phone, the buyer with it and the buyer's state: one statement."""
-    sender = select(literal(phone).label("phone")).subquery()
+def who(
+    db: Session, phone: str, message_sid: str
+) -> tuple[Factory | None, ConversationState | None, InboundMessage | None]:
+    """The factory with this phone, the state of the buyer with it, and the message `message_sid` if it
+    was handled before (a redelivery): one statement. The buyer row is the conversation's to write
+    (`core.conversation`, one upsert)."""
+    sender = select(literal(phone).label("phone"), literal(message_sid).label("sid")).subquery()
     row = db.execute(
-        select(Factory, Buyer, ConversationState)
+        select(Factory, ConversationState, InboundMessage)
         .select_from(sender)
         .outerjoin(Factory, Factory.phone == sender.c.phone)
-        .outerjoin(Buyer, Buyer.phone == sender.c.phone)
         .outerjoin(ConversationState, ConversationState.phone == sender.c.phone)
+        .outerjoin(InboundMessage, InboundMessage.message_sid == sender.c.sid)
     ).one()
     return row[0], row[1], row[2]

@@ -1,12 +1,14 @@
 """Joining, waiting and leaving a session: the cap check and the writes in one transaction.
 
-Concurrency: every change to a session's joins first locks the session row (`core.session_rows.lock_session`:
-`SELECT ... FOR UPDATE` on PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`). Under that lock the
-per-size counters are read, the rule is applied, and the participant row, the counters and the waitlist
-admissions are written, so no interleaving of joins and leaves can oversell a size.
+Concurrency: every change to a session's joins first locks the session row (`core.session_rows`:
+`SELECT ... FOR UPDATE` on PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`). A join locks the
+session and its per-size counters and reads them, with the product's catalog version, in one statement
+(`lock_for_join`); under that lock the rule is applied, and the participant row, the counters and the
+waitlist admissions are written (`core.join_rows`), so no interleaving of joins and leaves can oversell a
+size.
 
-Every refusal raises `Refusal` before anything is written; callers run these functions inside a
-savepoint and render the refusal.
+Every refusal of a join raises `Refusal` before anything is written, so a join needs no savepoint (its
+caller renders the refusal); `leave` runs inside one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from core import allocation, notifications, texts
 from core.allocation import WaitingRequest
 from core.clock import as_utc, now
+from core.join_rows import write_participant
 from core.models import (
     Buyer,
     GroupSession,
@@ -28,9 +31,9 @@ from core.models import (
     ParticipantStatus,
     Product,
     SessionStatus,
-    Variant,
 )
-from core.session_rows import lock_session, normal_code, waiting_position
+from core.product_lots import VariantLots
+from core.session_rows import lock_for_join, lock_session, normal_code, waiting_position
 from core.session_view import SessionView, is_open, load_view
 from core.settings import Settings
 from core.transitions import transition
@@ -72,7 +75,7 @@ def _lock_session(db: Session, code: str) -> GroupSession:
     return session
 
 
-def _variant(view: SessionView, size: str) -> Variant:
+def _variant(view: SessionView, size: str) -> VariantLots:
     wanted = size.strip().upper()
     for variant in view.product.variants:
         if variant.size == wanted:
@@ -88,12 +91,15 @@ def _check_quantity(quantity: int) -> None:
 
 
 def _open_session(db: Session, code: str, at: datetime) -> tuple[GroupSession, SessionView]:
-    session = _lock_session(db, code)
+    locked = lock_for_join(db, code)
+    if locked is None:
+        raise Refusal("unknown_session", code=normal_code(code))
+    session, catalog_version, counters = locked
     if not is_open(session, at):
         if session.status in SessionStatus.JOINABLE and as_utc(session.starts_at) > at:
             raise Refusal("session_not_started", code=session.code)
         raise Refusal("session_closed", code=session.code)
-    return session, load_view(db, session)
+    return session, load_view(db, session, catalog_version=catalog_version, counters=counters)
 
 
 def join(
@@ -219,30 +225,14 @@ def add_participant(
     db: Session,
     view: SessionView,
     buyer: Buyer,
-    variant: Variant,
+    variant: VariantLots,
     quantity: int,
     status: str,
     at: datetime,
 ) -> Participant:
     """Write one join (`confirmed`) or waiting request, counted in the view, under the session lock the
     caller holds; the caps are the caller's to check."""
-    confirmed = status == ParticipantStatus.CONFIRMED
-    session = view.session
-    participant = Participant(
-        session_id=session.id,
-        buyer_id=buyer.id,
-        variant_id=variant.id,
-        quantity=quantity,
-        unit_price=session.price,
-        total=quantity * session.price,
-        status=status,
-        requested_at=at,
-        joined_at=at if confirmed else None,
-    )
-    db.add(participant)
-    view.count(db, variant.id, ordered=quantity if confirmed else 0, waiting=0 if confirmed else quantity)
-    db.flush()
-    return participant
+    return write_participant(db, view, buyer.id, variant.id, quantity, status, at)
 
 
 def _after_confirmed_change(

@@ -11,11 +11,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.clock import now
-from core.models import Buyer, GroupSession, Participant, ParticipantStatus, Product, SessionStatus
+from core.models import (
+    Buyer,
+    GroupSession,
+    Participant,
+    ParticipantStatus,
+    Product,
+    SessionStatus,
+    SessionVariantCounter,
+    Variant,
+)
+from core.product_lots import product_lots
 
 
 def normal_code(code: str | None) -> str:
@@ -34,6 +44,73 @@ def lock_session(
     else:
         query = query.where(GroupSession.code == normal_code(code))
     return db.scalar(query)
+
+
+_LOCK_FOR_JOIN = (
+    select(GroupSession, Product.catalog_version, SessionVariantCounter)
+    .join(Product, Product.id == GroupSession.product_id)
+    .join(SessionVariantCounter, SessionVariantCounter.session_id == GroupSession.id)
+    .where(GroupSession.code == bindparam("code"))
+    .order_by(SessionVariantCounter.variant_id)
+    .with_for_update(of=[GroupSession, SessionVariantCounter])
+    .execution_options(populate_existing=True)
+)
+"""Built once: every join runs it (`lock_for_join`)."""
+
+
+def lock_for_join(db: Session, code: str) -> tuple[GroupSession, int, list[SessionVariantCounter]] | None:
+    """Lock a session for a join and read what the join decides with, in one statement: the session row,
+    its product's `catalog_version` (`core.product_lots`) and its per-size counters, all locked
+    (`FOR UPDATE OF sessions, session_variant_counters`, in variant order). None: no such session.
+
+    Every session has a counter row per size from its creation (`core.catalog.create_session`), and no
+    counter row is ever deleted. That is what makes the one statement safe under concurrency: a join that
+    waits for another's lock gets, once it has it, the newest version of every row it locks (PostgreSQL
+    re-reads locked rows that changed meanwhile), and the set of counter rows cannot have grown. A session
+    made without its counters (data from before, hand-made rows) is given them here and read again under
+    the lock it now holds, once. SQLite runs write transactions one at a time (`BEGIN IMMEDIATE`), so a
+    plain SELECT there reads the same."""
+    code = normal_code(code)
+    rows = db.execute(_LOCK_FOR_JOIN, {"code": code}).all()
+    if rows:
+        session, version = rows[0][0], rows[0][1]
+        counters = [row[2] for row in rows]
+        if len(counters) == len(product_lots(db, session.product_id, version).variants):
+            return session, version, counters
+    else:
+        found = lock_session(db, code=code)
+        if found is None:
+            return None
+        session = found
+    ensure_counters(db, session)
+    version = db.scalar(select(Product.catalog_version).where(Product.id == session.product_id))
+    counters = list(
+        db.scalars(
+            select(SessionVariantCounter)
+            .where(SessionVariantCounter.session_id == session.id)
+            .order_by(SessionVariantCounter.variant_id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    return session, int(version or 0), counters
+
+
+def ensure_counters(db: Session, session: GroupSession) -> None:
+    """Give `session` a counter row (0 confirmed, 0 waiting) for each size of its product that has none."""
+    db.flush()
+    have = set(
+        db.scalars(
+            select(SessionVariantCounter.variant_id).where(SessionVariantCounter.session_id == session.id)
+        )
+    )
+    for variant_id in db.scalars(select(Variant.id).where(Variant.product_id == session.product_id)):
+        if variant_id not in have:
+            db.add(
+                SessionVariantCounter(
+                    session_id=session.id, variant_id=variant_id, ordered_units=0, waiting_units=0
+                )
+            )
+    db.flush()
 
 
 def claim_sessions(

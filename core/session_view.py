@@ -1,7 +1,9 @@
 """A session as the buyer and the admin see it: each size's confirmed and waiting units, cap and availability.
 
 The per-size counters (`session_variant_counters`) are read once and the allocation rule applied to them;
-`SessionView.count` keeps the counter rows, the session's total and the view equal as joins change.
+`SessionView.count` keeps the counter rows, the session's total and the view equal as joins change
+(`SessionView.counted` when the database was already changed by one statement, `core.join_rows`). The
+product is its catalog as `core.product_lots` keeps it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import allocation
 from core.allocation import CatchUp, SizeAvailability
-from core.catalog import product_allocations
 from core.clock import as_utc
 from core.models import GroupSession, Product, SessionStatus, SessionVariantCounter
+from core.product_lots import ProductLots, product_lots
 
 
 @dataclass
@@ -24,7 +27,7 @@ class SessionView:
     """A session with its per-size state, as the buyer and the admin see it."""
 
     session: GroupSession
-    product: Product
+    product: ProductLots
     allocations: dict[str, int]
     sizes: list[str]
     ordered: dict[str, int]
@@ -45,7 +48,20 @@ class SessionView:
         counter.ordered_units += ordered
         counter.waiting_units += waiting
         self.session.ordered_units += ordered
-        size = next(v.size for v in self.product.variants if v.id == variant_id)
+        self._recount(variant_id, ordered, waiting)
+
+    def counted(self, variant_id: int, ordered: int = 0, waiting: int = 0) -> None:
+        """What `count` does, for a change the database already holds (written by one statement,
+        `core.join_rows`): the counter row and the session as loaded take the new values as committed, so
+        the ORM writes nothing more."""
+        counter = self.counters[variant_id]
+        set_committed_value(counter, "ordered_units", counter.ordered_units + ordered)
+        set_committed_value(counter, "waiting_units", counter.waiting_units + waiting)
+        set_committed_value(self.session, "ordered_units", self.session.ordered_units + ordered)
+        self._recount(variant_id, ordered, waiting)
+
+    def _recount(self, variant_id: int, ordered: int, waiting: int) -> None:
+        size = self.product.variant(variant_id).size
         self.ordered[size] += ordered
         self.waiting[size] += waiting
         self.states = allocation.availability(
@@ -69,22 +85,33 @@ def is_open(session: GroupSession, at: datetime) -> bool:
     )
 
 
-def load_view(db: Session, session: GroupSession) -> SessionView:
-    product = db.get(Product, session.product_id)
-    assert product is not None
+def load_view(
+    db: Session,
+    session: GroupSession,
+    *,
+    catalog_version: int | None = None,
+    counters: list[SessionVariantCounter] | None = None,
+) -> SessionView:
+    """The view of `session`. A caller that read the product's `catalog_version` and the session's counter
+    rows already (`core.session_rows.lock_for_join`) passes them; else they are read here."""
+    if catalog_version is None:
+        catalog_version = db.scalar(select(Product.catalog_version).where(Product.id == session.product_id))
+    product = product_lots(db, session.product_id, catalog_version)
     by_id = {v.id: v.size for v in product.variants}
     ordered = {size: 0 for size in by_id.values()}
     waiting = {size: 0 for size in by_id.values()}
-    counters = {}
-    for counter in db.scalars(
-        select(SessionVariantCounter).where(SessionVariantCounter.session_id == session.id)
-    ):
-        counters[counter.variant_id] = counter
+    if counters is None:
+        counters = list(
+            db.scalars(select(SessionVariantCounter).where(SessionVariantCounter.session_id == session.id))
+        )
+    by_variant = {}
+    for counter in counters:
+        by_variant[counter.variant_id] = counter
         ordered[by_id[counter.variant_id]] = counter.ordered_units
         waiting[by_id[counter.variant_id]] = counter.waiting_units
-    allocations = product_allocations(product)
+    allocations = product.allocations_by_size()
     sizes = list(by_id.values())
     states = allocation.availability(
         allocations, ordered, product.lead_lots, product.allocation_policy, sizes=sizes
     )
-    return SessionView(session, product, allocations, sizes, ordered, waiting, states, counters)
+    return SessionView(session, product, allocations, sizes, ordered, waiting, states, by_variant)

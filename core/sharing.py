@@ -33,24 +33,26 @@ LONGEST_REPLY = 1600  # Twilio's limit for one WhatsApp message (`core.conversat
 def referral_tag(db: Session, buyer: Buyer) -> str:
     """The buyer's tag, the same for good; a new one the first time a link is made for the buyer.
 
-    Set with a conditional UPDATE (`WHERE referral_tag IS NULL`): when two transactions give the same buyer
-    a tag at once, the second finds the first's and uses it, so a link already sent never goes stale."""
+    Set with one conditional UPDATE (`WHERE referral_tag IS NULL`, and no other buyer has the tag) that
+    returns the tag it set: when two transactions give the same buyer a tag at once, the second sets
+    nothing, finds the first's and uses it, so a link already sent never goes stale."""
     if buyer.referral_tag:
         return buyer.referral_tag
     for _ in range(TAG_ATTEMPTS):
         tag = new_referral_tag()
-        if db.scalar(select(Buyer.id).where(Buyer.referral_tag == tag)) is not None:
-            continue  # 30 random bits: taken only once in a great while
-        db.execute(
+        taken = select(Buyer.id).where(Buyer.referral_tag == tag).exists()
+        stored = db.execute(
             update(Buyer)
-            .where(Buyer.id == buyer.id, Buyer.referral_tag.is_(None))
+            .where(Buyer.id == buyer.id, Buyer.referral_tag.is_(None), ~taken)
             .values(referral_tag=tag)
+            .returning(Buyer.referral_tag)
             .execution_options(synchronize_session=False)
-        )
-        stored = db.scalar(select(Buyer.referral_tag).where(Buyer.id == buyer.id))
-        assert stored is not None
-        set_committed_value(buyer, "referral_tag", stored)
-        return stored
+        ).scalar_one_or_none()
+        if stored is None:  # a tag given meanwhile, or (30 random bits: once in a great while) a taken tag
+            stored = db.scalar(select(Buyer.referral_tag).where(Buyer.id == buyer.id))
+        if stored is not None:
+            set_committed_value(buyer, "referral_tag", stored)
+            return stored
     raise RuntimeError(f"no free referral tag after {TAG_ATTEMPTS} attempts")
 
 
@@ -102,7 +104,12 @@ def after_join(
     settings: Settings,
 ) -> str:
     """What sharing adds to a join's reply: with a referral tag, the sharer's credit for the rows this join
-    wrote (those after `mark`, see `join_mark`); then the buyer's own share prompt under the reply."""
+    wrote (those after `mark`, see `join_mark`); then the buyer's own share prompt under the reply.
+
+    Called after a join that did not raise, so the session `code` exists: without a referral tag nothing is
+    read (the share prompt needs only the code and the buyer's tag)."""
+    if not referral:
+        return with_share_line(reply, db, buyer, normal_code(code), language, settings)
     session = find_session(db, code)
     if session is None:
         return reply

@@ -336,13 +336,14 @@ def po_lines(db, po: PurchaseOrder) -> dict[str, int]:
 
 
 def counters(db, session_id: int) -> dict[str, tuple[int, int]]:
-    """size -> (confirmed units, waiting units), from the session's counter rows."""
+    """size -> (confirmed units, waiting units), from the session's counter rows; a size nobody asked for
+    yet (its row of zeros, made with the session) is left out."""
     rows = db.execute(
         select(Variant.size, SessionVariantCounter.ordered_units, SessionVariantCounter.waiting_units)
         .join(Variant, Variant.id == SessionVariantCounter.variant_id)
         .where(SessionVariantCounter.session_id == session_id)
     )
-    return {size: (o, w) for size, o, w in rows}
+    return {size: (o, w) for size, o, w in rows if o or w}
 
 
 def participants(db_factory, code: str | None = None) -> list[tuple[str, str, int, str]]:

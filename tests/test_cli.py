@@ -48,6 +48,7 @@ DEMO_COUNTS = {
     "grosir_variant_allocations": 8,
     "warehouse_inventory": 8,
     "sessions": 2,
+    "session_variant_counters": 8,  # one per size of each session, from its creation
 }
 
 

@@ -243,7 +243,7 @@ def test_database_error_inside_a_request_answers_busy_and_writes_nothing(
     status, _, reply = post(phone, form)
     assert status == 200 and JOINED in reply, reply
     after = assert_joined_once(db_factory, before)
-    assert [units for _, units, _ in after["counters"]] == [2]
+    assert [units for _, units, _ in after["counters"] if units] == [2]
 
     # And a redelivery of it changes nothing twice.
     status, _, again = post(phone, form)

@@ -461,8 +461,8 @@ def expected_admin_rows(path: str, response_json) -> dict[str, int]:
             "warehouse_inventory": len(variants),
             "grosir_variant_allocations": sum(v["units_per_lot"] is not None for v in variants),
         }
-    if path == "/sessions":
-        return {"sessions": 1}
+    if path == "/sessions":  # with a counter row per size of its product
+        return {"sessions": 1, "session_variant_counters": len(response_json["sizes"])}
     return {}
 
 
@@ -544,7 +544,8 @@ def test_the_same_message_sid_posted_20_times_at_once_changes_state_once(app, db
     assert (rows["participants"], rows["inbound_messages"], rows["buyers"]) == (1, 1, 1)
     with db_factory() as db:
         assert db.scalar(select(GroupSession.ordered_units)) == 2
-        assert db.scalars(select(SessionVariantCounter.ordered_units)).all() == [2]
+        ordered = select(SessionVariantCounter.ordered_units).order_by(SessionVariantCounter.variant_id)
+        assert db.scalars(ordered).all() == [0, 2]  # S (a row of zeros since the session began), M
 
 
 def test_twenty_buyers_joining_a_size_at_once_never_oversell_it(app, db_factory, requires_postgres):

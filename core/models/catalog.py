@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,8 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Session as OrmSession
 
 from core.allocation import AllocationPolicyName
 from core.clock import now
@@ -57,6 +60,11 @@ class Product(Base):
     # close"); exact, so 0.1 * 10 ties with 1 the way the buyer-facing rule says.
     excess_weight: Mapped[Decimal] = mapped_column(ExactDecimal, default=Decimal(1), server_default="1")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=now)
+    # Which version of the product's catalog (its row, sizes and lot mix) joins may cache
+    # (`core.product_lots`): a random number, drawn again whenever any of them changes.
+    catalog_version: Mapped[int] = mapped_column(
+        BigInteger, default=lambda: new_catalog_version(), server_default="0"
+    )
 
     factory: Mapped[Factory] = relationship()
     variants: Mapped[list[Variant]] = relationship(back_populates="product", order_by="Variant.id")
@@ -90,3 +98,34 @@ class GrosirVariantAllocation(Base):
 
     product: Mapped[Product] = relationship(back_populates="allocations")
     variant: Mapped[Variant] = relationship()
+
+
+def new_catalog_version() -> int:
+    """A fresh `Product.catalog_version`: random, so no two catalogs ever share one (not even the products
+    of two emptied-and-refilled test databases with the same ids)."""
+    return secrets.randbits(62) + 1
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _new_catalog_version(session: OrmSession, _context, _instances) -> None:
+    """Any change to a product, one of its sizes or its lot mix gives the product a new `catalog_version`,
+    in the same flush, so no process keeps using the catalog it cached before (`core.product_lots`)."""
+    changed: set[int] = set()
+    for obj in (*session.dirty, *session.deleted, *session.new):
+        if isinstance(obj, Product):
+            if obj in session.new:
+                continue  # a new product has its first version already
+            if session.is_modified(obj, include_collections=False) or obj in session.deleted:
+                obj.catalog_version = new_catalog_version()
+        elif isinstance(obj, Variant | GrosirVariantAllocation):
+            if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            if obj.product_id is not None:
+                changed.add(obj.product_id)
+    if not changed:
+        return
+    with session.no_autoflush:
+        for product_id in changed:
+            product = session.get(Product, product_id)
+            if product is not None and product not in session.new:
+                product.catalog_version = new_catalog_version()

@@ -1,0 +1,143 @@
+"""The webhook benchmark's servers: the Procfile's own `web` line, and the code before the join work.
+
+- `ProcfileWeb`: the `web` line of the repository's Procfile, as committed (`bin/web gunicorn ...`: nginx in
+  front of gunicorn when nginx is installed), with `PORT` and `WEB_HOST=127.0.0.1` set and
+  `WEB_CONCURRENCY`/`WEB_THREADS` unset, so the Procfile's own counts are what is measured. The only change
+  is the app: `bench.webhook_app:create_bench_app()` (the real app plus `/bench/ping`) instead of
+  `bot.app:create_app()`. `overrides` (environment, e.g. `WEB_THREADS=8`) and `access_log=False` serve the
+  candidate comparison (`--candidates`).
+- `Baseline`: a `git worktree` of the baseline commit (main before the join work), on its own database,
+  seeded by its own code and served by the same Procfile line from that tree, so only the code differs.
+
+Every process is started in a session of its own and stopped by its id (`bench.processes.stop`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.common import ROOT
+from bench.faults_web import procfile_command
+from bench.processes import free_port, stop
+
+APP = "'bot.app:create_app()'"
+BENCH_APP = "'bench.webhook_app:create_bench_app()'"
+BASELINE_COMMIT = "517a9ab"
+"""main before the join work: 21/17 statements per plain join."""
+
+
+def web_command(access_log: bool = True) -> str:
+    command = procfile_command("web", ROOT / "Procfile")
+    if APP not in command:
+        raise ValueError(f"the Procfile's web line does not serve {APP}: {command}")
+    command = command.replace(APP, BENCH_APP)
+    if not access_log:
+        command = command.replace(" --access-logfile -", "")
+    return command
+
+
+class ProcfileWeb:
+    """The Procfile's web line serving the benchmark app from `root`, on a free loopback port."""
+
+    def __init__(
+        self,
+        root: Path,
+        env: dict[str, str],
+        log_path: Path,
+        overrides: dict[str, str] | None = None,
+        access_log: bool = True,
+    ):
+        self.port = free_port()
+        self.log_path = log_path
+        env = {k: v for k, v in env.items() if k not in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_PROXY")}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env.update(PORT=str(self.port), WEB_HOST="127.0.0.1", PYTHONPATH=str(root), **(overrides or {}))
+        self.command = web_command(access_log)
+        self.overrides = dict(overrides or {})
+        self.nginx = shutil.which("nginx", path=env["PATH"]) is not None and env.get("WEB_PROXY") != "none"
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                ["bash", "-c", f"exec {self.command}"],
+                cwd=root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def describe(self) -> str:
+        settings = " ".join(f"{k}={v}" for k, v in self.overrides.items())
+        return f"{settings} {self.command}".strip()
+
+    def wait_ready(self, path: str, timeout: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the web process exited; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"the web process did not answer within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        """TERM (bin/web passes it on to gunicorn and nginx); then whatever is left of the process group
+        this server was started in (its own id) is killed."""
+        stop(self.process, grace=20)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def log_problems(self) -> dict:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        problems = [line for line in lines if re.search(r"Traceback|\bERROR\b|CRITICAL|WORKER TIMEOUT", line)]
+        return {"lines": len(lines), "problem_lines": len(problems), "examples": problems[:5]}
+
+
+class Baseline:
+    """The baseline commit checked out in `workdir` (a detached `git worktree`, removed by `close`)."""
+
+    def __init__(self, workdir: Path, commit: str = BASELINE_COMMIT):
+        self.root = workdir / "baseline"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(self.root), commit],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self.commit = subprocess.run(
+            ["git", "-C", str(self.root), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    def python(self, code: str, env: dict[str, str], timeout: float = 600) -> object:
+        """Run `code` with the baseline's modules (its own `core`, `bench`), return what it prints as JSON."""
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=self.root,
+            env={**env, "PYTHONPATH": str(self.root)},
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(self.root)],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
