@@ -27,7 +27,6 @@ from core.understanding import new_referral_tag, share_text
 
 TAG_ATTEMPTS = 8
 TOP_SHARERS = 10
-LONGEST_REPLY = 1600  # Twilio's limit for one WhatsApp message (`core.conversation.MAX_REPLY`)
 
 
 def referral_tag(db: Session, buyer: Buyer) -> str:
