@@ -141,6 +141,7 @@ def demo_operator(login_file: str) -> None:
 @click.option("--phone", required=True, help="WhatsApp number, e.g. 0812... or +62812...")
 @click.option("--address")
 def create_factory(name: str, phone: str, address: str | None) -> None:
+    """A factory: the WhatsApp number purchase orders go to."""
     region = context.settings().default_country
     with _refusals_exit(), context.unit_of_work() as db:
         factory = catalog.create_factory(db, name=name, phone=phone, address=address, region=region)
@@ -166,6 +167,7 @@ def create_product(spec) -> None:
 @click.option("--hours", type=float, default=72, show_default=True)
 @click.option("--code")
 def create_session(product_id: int, moq: int, hours: float, code: str | None) -> None:
+    """Open a session of a product, joinable from now for --hours."""
     ends = now() + timedelta(hours=hours)
     with _refusals_exit(), context.unit_of_work() as db:
         session = catalog.create_session(db, product_id=product_id, target_moq=moq, ends_at=ends, code=code)
