@@ -17,13 +17,10 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT
-from bench.processes import free_port, stop
+from bench.processes import free_port, stop, wait_until_answering, web_env
 
 OLD_WEB = (
     "gunicorn --bind 0.0.0.0:${PORT:-5000} --workers ${WEB_CONCURRENCY:-2} --timeout 15 "
@@ -68,9 +65,7 @@ class WebFrontDoor:
         self.config = config
         self.port = free_port()
         self.log_path = workdir / f"{config}-web.log"
-        env = {k: v for k, v in env.items() if k not in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_PROXY")}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env.update(PORT=str(self.port), WEB_HOST="127.0.0.1")
+        env = web_env(env, self.port)
         if config in ("procfile", "gthread"):
             self.command = procfile_command()
             if config == "gthread":
@@ -94,17 +89,7 @@ class WebFrontDoor:
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 30.0) -> float:
         """Seconds until `path` answers 200 (raises after `timeout`)."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.config}: a process exited; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=1) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - started
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError(f"{self.config}: {path} did not answer within {timeout} s; see {self.log_path}")
+        return wait_until_answering(self.process, self.port, path, timeout, self.config, self.log_path)
 
     def stop(self, quick: bool = False) -> None:
         """TERM, or with `quick` INT (bin/web passes either on to gunicorn and nginx); then whatever is

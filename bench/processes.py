@@ -83,6 +83,33 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_answering(
+    process: subprocess.Popen, port: int, path: str, timeout: float, what: str, log_path: Path
+) -> float:
+    """Seconds until `GET path` on 127.0.0.1:`port` answers 200; raises when `process` exits first or
+    after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+                if answer.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{what}: {path} did not answer within {timeout} s; see {log_path}")
+
+
+def web_env(env: dict[str, str], port: int) -> dict[str, str]:
+    """`env` for a web process started as the Procfile starts it (`bin/web`), on loopback `port`: this
+    Python's scripts first on PATH, the web sizing left to the command line."""
+    env = {k: v for k, v in env.items() if k not in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_PROXY")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(PORT=str(port), WEB_HOST="127.0.0.1")
+    return env
+
+
 def product_env(**overrides: str) -> dict[str, str]:
     """This environment without Twilio or warehouse settings (nothing may leave the machine)."""
     env = {
@@ -134,17 +161,7 @@ class Gunicorn:
             )
 
     def wait_ready(self, path: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError(f"gunicorn did not answer within {timeout} s; see {self.log_path}")
+        wait_until_answering(self.process, self.port, path, timeout, "gunicorn", self.log_path)
 
     def stop(self) -> None:
         stop(self.process, grace=20)

@@ -21,13 +21,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import ROOT
 from bench.faults_web import procfile_command
-from bench.processes import free_port, stop
+from bench.processes import free_port, stop, wait_until_answering, web_env
 
 APP = "'bot.app:create_app()'"
 BENCH_APP = "'bench.webhook_app:create_bench_app()'"
@@ -58,9 +56,8 @@ class ProcfileWeb:
     ):
         self.port = free_port()
         self.log_path = log_path
-        env = {k: v for k, v in env.items() if k not in ("WEB_CONCURRENCY", "WEB_THREADS", "WEB_PROXY")}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env.update(PORT=str(self.port), WEB_HOST="127.0.0.1", PYTHONPATH=str(root), **(overrides or {}))
+        env = web_env(env, self.port)
+        env.update(PYTHONPATH=str(root), **(overrides or {}))
         self.command = web_command(access_log)
         self.overrides = dict(overrides or {})
         self.nginx = shutil.which("nginx", path=env["PATH"]) is not None and env.get("WEB_PROXY") != "none"
@@ -79,17 +76,7 @@ class ProcfileWeb:
         return f"{settings} {self.command}".strip()
 
     def wait_ready(self, path: str, timeout: float = 40.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the web process exited; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError(f"the web process did not answer within {timeout} s; see {self.log_path}")
+        wait_until_answering(self.process, self.port, path, timeout, "the web process", self.log_path)
 
     def stop(self) -> None:
         """TERM (bin/web passes it on to gunicorn and nginx); then whatever is left of the process group
