@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, bindparam, text
+from sqlalchemy import DateTime, Integer, String, Text, bindparam, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.models import Buyer, ConversationState
@@ -77,21 +77,8 @@ _SENDER = (
     .columns(
         seen_reply=Text,
         factory_id=Integer,
-        s_phone=String,
-        s_session_code=String,
-        s_pending=Text,
-        s_expires_at=DateTime(timezone=True),
-        s_message_sid=String,
-        s_updated_at=DateTime(timezone=True),
-        b_id=BigInteger,
-        b_phone=String,
-        b_name=String,
-        b_language=String,
-        b_address=Text,
-        b_last_inbound_at=DateTime(timezone=True),
-        b_created_at=DateTime(timezone=True),
-        b_referral_tag=String,
-        b_opted_out_at=DateTime(timezone=True),
+        **{f"s_{c}": ConversationState.__table__.c[c].type for c in _STATE_COLUMNS},
+        **{f"b_{c}": Buyer.__table__.c[c].type for c in _BUYER_COLUMNS},
     )
 )
 
