@@ -1,7 +1,7 @@
 """What a buyer's command does and the reply it gets: MENU, SESI, INFO, IKUT/ANTRE, BATAL, STATUS, ALAMAT.
 
-Each handler runs inside the conversation's savepoint (`core.conversation`) and returns the reply text;
-a `Refusal` from the join service is rendered by `render_refusal` after the savepoint rolled back.
+Each handler returns the reply text. `core.dialogue` runs it in a savepoint, except the joins, which
+refuse before they write; a `Refusal` from the join service is rendered by `render_refusal`.
 """
 
 from __future__ import annotations
