@@ -12,15 +12,13 @@ Every process runs in a session of its own and is stopped by its id (`bench.proc
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 from bench.common import ROOT
-from bench.processes import free_port, stop, wait_until_answering, web_env
+from bench.processes import free_port, start_shell_line, stop_group, wait_until_answering, web_env
 
 OLD_WEB = (
     "gunicorn --bind 0.0.0.0:${PORT:-5000} --workers ${WEB_CONCURRENCY:-2} --timeout 15 "
@@ -77,15 +75,7 @@ class WebFrontDoor:
                 else OLD_WEB
             )
             self.command = on_loopback(line)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                ["bash", "-c", f"exec {self.command}"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_shell_line(self.command, ROOT, env, self.log_path)
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 30.0) -> float:
         """Seconds until `path` answers 200 (raises after `timeout`)."""
@@ -96,11 +86,7 @@ class WebFrontDoor:
         left of the process group this front door was started in (its own id) is killed."""
         if quick and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-        stop(self.process, grace=20)
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_group(self.process)
 
     def log_counts(self) -> dict[str, int]:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -83,6 +83,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_shell_line(command: str, cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A Procfile-style command line run by bash, in a process group of its own, output appended to
+    `log_path` (`stop_group` ends the group, whatever the line started)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """TERM (bin/web passes it on to gunicorn and nginx); then whatever is left of the process group the
+    process was started in (its own id) is killed."""
+    stop(process, grace=grace)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def wait_until_answering(
     process: subprocess.Popen, port: int, path: str, timeout: float, what: str, log_path: Path
 ) -> float:

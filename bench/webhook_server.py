@@ -15,17 +15,15 @@ Every process is started in a session of its own and stopped by its id (`bench.p
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.common import ROOT
 from bench.faults_web import procfile_command
-from bench.processes import free_port, stop, wait_until_answering, web_env
+from bench.processes import free_port, start_shell_line, stop_group, wait_until_answering, web_env
 
 APP = "'bot.app:create_app()'"
 BENCH_APP = "'bench.webhook_app:create_bench_app()'"
@@ -61,15 +59,7 @@ class ProcfileWeb:
         self.command = web_command(access_log)
         self.overrides = dict(overrides or {})
         self.nginx = shutil.which("nginx", path=env["PATH"]) is not None and env.get("WEB_PROXY") != "none"
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                ["bash", "-c", f"exec {self.command}"],
-                cwd=root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = start_shell_line(self.command, root, env, log_path)
 
     def describe(self) -> str:
         settings = " ".join(f"{k}={v}" for k, v in self.overrides.items())
@@ -79,13 +69,7 @@ class ProcfileWeb:
         wait_until_answering(self.process, self.port, path, timeout, "the web process", self.log_path)
 
     def stop(self) -> None:
-        """TERM (bin/web passes it on to gunicorn and nginx); then whatever is left of the process group
-        this server was started in (its own id) is killed."""
-        stop(self.process, grace=20)
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_group(self.process)
 
     def log_problems(self) -> dict:
         lines = self.log_path.read_text(errors="replace").splitlines()
